@@ -1,0 +1,93 @@
+/*
+ * config.h - ctsyncd configuration: parsed from a YAML buffer (libyaml),
+ * validated, defaults filled in.  Pure: the caller reads the file.
+ */
+#ifndef CTSYNC_CONFIG_H
+#define CTSYNC_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include "flow.h"
+
+#define CONFIG_MAX_PEERS	16
+#define CONFIG_MAX_PREFIXES	64
+#define CONFIG_MAX_GARP		16
+
+enum transport { TRANSPORT_UDP = 0, TRANSPORT_MULTICAST = 1 };
+
+struct prefix {
+	uint8_t family;			/* AF_INET / AF_INET6 */
+	uint8_t len;			/* prefix length */
+	union flow_addr addr;		/* network order, host bits cleared */
+};
+
+struct config {
+	char     path[256];		/* file name used in messages */
+	uint32_t node_id;		/* 0: derive at start-up */
+
+	struct {
+		enum transport transport;
+		char     interface[16];		/* multicast, or v6 link-local scope */
+		struct sockaddr_storage local;	/* bind/source address; port set */
+		struct sockaddr_storage group;	/* multicast group; port set */
+		struct sockaddr_storage peers[CONFIG_MAX_PEERS]; /* unicast; port set */
+		size_t   npeers;
+		uint16_t port;			/* default 3780 */
+		uint32_t mtu;			/* 576..65535, default 1500 */
+		uint32_t heartbeat_ms;		/* default 250 */
+		uint32_t ack_ms;		/* STATUS pacing, default 10 */
+		uint32_t peer_timeout_ms;	/* default 3000 */
+		uint32_t window;		/* datagrams in flight, default 4096 */
+		uint32_t sndbuf, rcvbuf;	/* socket buffers, default 8 MiB */
+	} sync;
+
+	struct {
+		uint32_t event_buffer;		/* netlink rcvbuf bytes, default 64 MiB */
+		uint32_t commit_batch;		/* creates per sendmsg, default 256 */
+	} kernel;
+
+	struct {
+		uint64_t protocols[4];		/* bitmap of IPPROTO_*; all zero: any */
+		uint32_t tcp_states;		/* bitmap of TCP_CONNTRACK_*; 0: any */
+		struct prefix ignore[CONFIG_MAX_PREFIXES];
+		size_t   nignore;
+		bool     ignore_local;		/* default true: the firewall's own addresses */
+	} filter;
+
+	struct {
+		uint32_t max_entries;		/* per cache; 0 = unlimited */
+	} cache;
+
+	struct {
+		char     socket[108];		/* default /run/ctsyncd/ctsyncd.sock */
+		char     group[32];		/* "" = root's group */
+		uint32_t mode;			/* default 0660 */
+	} control;
+
+	struct {
+		int      verbose;		/* 0 info, 1 debug */
+		bool     syslog;
+	} log;
+};
+
+/* Fill c with every default (what an empty file gives). */
+void config_defaults(struct config *c);
+
+/*
+ * Parse buf (len bytes, need not be NUL-terminated) named name into c.
+ * Every error is written to err as one line "name:line:col: what" quoting
+ * the bad value and saying what is allowed; parsing goes on so all errors
+ * are reported.  Returns the number of errors (0 = OK).
+ */
+int config_parse(struct config *c, const char *name, const char *buf,
+		 size_t len, FILE *err);
+
+/* Print the effective configuration as YAML (ctsyncd -n -v). */
+void config_print(const struct config *c, FILE *out);
+
+#endif

@@ -1,0 +1,63 @@
+/*
+ * ctl_proto.h - build and parse control frames (ctsync/ctl.h).  Pure.
+ */
+#ifndef CTSYNC_CTL_PROTO_H
+#define CTSYNC_CTL_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ctsync/ctl.h"
+#include "flow.h"
+
+/* A growable byte buffer.  Functions that append return 0, or -1 on
+ * ENOMEM (the buffer keeps what it had). */
+struct ctl_buf {
+	uint8_t *data;
+	size_t   len;
+	size_t   cap;
+};
+
+void ctl_buf_free(struct ctl_buf *b);
+/* Drop the first n bytes (after they were written out). */
+void ctl_buf_consume(struct ctl_buf *b, size_t n);
+
+int ctl_put_frame(struct ctl_buf *b, uint16_t type, const void *body, size_t len);
+int ctl_put_kv_u64(struct ctl_buf *b, const char *section, const char *key, uint64_t v);
+int ctl_put_kv_str(struct ctl_buf *b, const char *section, const char *key, const char *v);
+int ctl_put_flow(struct ctl_buf *b, uint32_t origin, const struct flow *f);
+int ctl_put_done(struct ctl_buf *b, int32_t status, const char *msg);
+
+/* One frame found in a byte stream. */
+struct ctl_frame {
+	uint16_t type;
+	uint16_t flags;
+	const uint8_t *body;
+	size_t   len;
+};
+
+/*
+ * Look for one whole frame at the start of p[0..len).
+ * Returns the frame's size (> 0) with f filled, 0 if more bytes are
+ * needed, or -1 if the stream is malformed (bad len field): the reader
+ * should answer an error and close.
+ */
+long ctl_frame_get(const uint8_t *p, size_t len, struct ctl_frame *f);
+
+struct ctl_kv {
+	uint8_t vtype;
+	char    section[256];
+	char    key[256];
+	uint64_t u64;
+	char    str[1024];
+};
+
+/* Decode bodies; -1 if malformed. */
+int ctl_get_kv(const struct ctl_frame *f, struct ctl_kv *kv);
+/* f->flow.ext points into ext when present. */
+int ctl_get_flow(const struct ctl_frame *f, uint32_t *origin,
+		 struct flow *flow, struct flow_ext *ext);
+int ctl_get_done(const struct ctl_frame *f, int32_t *status,
+		 const char **msg);
+
+#endif

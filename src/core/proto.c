@@ -1,0 +1,2 @@
+/* placeholder: being written */
+extern int ctsync_placeholder_proto;

@@ -1,0 +1,2 @@
+/* placeholder */
+extern int ctsync_placeholder_daemon;
