@@ -1,0 +1,34 @@
+/*
+ * ctconv.h - ctnetlink conntrack messages <-> struct flow.  Pure: works on
+ * netlink message buffers, never on sockets.
+ */
+#ifndef CTSYNC_CTCONV_H
+#define CTSYNC_CTCONV_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/netlink.h>
+
+#include "flow.h"
+
+/*
+ * Parse one IPCTNL_MSG_CT_NEW or IPCTNL_MSG_CT_DELETE message (event or
+ * dump reply) into f.  f->ext is allocated when the entry has optional
+ * state (labels, seqadj, helper, SCTP tags); the caller frees it with
+ * flow_free_ext().  Returns 0, or -1 if the message lacks what a flow
+ * needs (original tuple) or is malformed.
+ */
+int ctconv_parse(const struct nlmsghdr *nlh, struct flow *f);
+
+/*
+ * Write at buf a complete IPCTNL_MSG_CT_NEW request that creates f in the
+ * kernel (NLM_F_REQUEST|NLM_F_CREATE|NLM_F_EXCL|NLM_F_ACK, sequence seq),
+ * including what makes the entry behave like the original: both tuples,
+ * NAT so translation keeps working, status, timeout, mark, zone, labels,
+ * protocol state, NAT sequence adjustment and helper.
+ * Returns the message length, or 0 if it does not fit in len bytes.
+ */
+size_t ctconv_build_create(void *buf, size_t len, const struct flow *f,
+			   uint32_t seq);
+
+#endif

@@ -1,0 +1,68 @@
+/*
+ * kernel.h - the daemon's ctnetlink edge (libmnl): the event subscription,
+ * full-table dumps and the batched commit.
+ */
+#ifndef CTSYNC_KERNEL_H
+#define CTSYNC_KERNEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "flow.h"
+
+struct kernel;
+
+enum kernel_ev { KERNEL_EV_NEW = 1, KERNEL_EV_UPDATE, KERNEL_EV_DESTROY };
+
+/*
+ * Called once per conntrack entry seen.  own is true when the event was
+ * caused by this daemon's own commit (the event's nlmsg_pid is our commit
+ * socket's port id).  f (and f->ext) is valid only during the call.
+ */
+typedef void (*kernel_flow_cb)(void *arg, enum kernel_ev ev,
+			       const struct flow *f, bool own);
+
+/*
+ * Open the event socket (NEW, UPDATE, DESTROY groups; receive buffer
+ * forced to rcvbuf bytes with SO_RCVBUFFORCE, ENOBUFS kept visible) and a
+ * request socket for dumps and commits.  Returns NULL with errno set.
+ */
+struct kernel *kernel_open(uint32_t rcvbuf);
+void kernel_close(struct kernel *k);
+int kernel_event_fd(const struct kernel *k);
+
+/*
+ * Read every event pending on the event socket without blocking and call
+ * cb for each.  Returns 0, or -1 with errno: ENOBUFS when events were lost
+ * (the caller must dump and reconcile), anything else is an I/O error.
+ */
+int kernel_events(struct kernel *k, kernel_flow_cb cb, void *arg);
+
+/* Dump the whole table (both families, every zone); cb gets KERNEL_EV_NEW
+ * for each entry.  Returns entries seen, or -1 with errno. */
+long kernel_dump(struct kernel *k, kernel_flow_cb cb, void *arg);
+
+struct commit_result {
+	uint64_t created;
+	uint64_t exists;	/* EEXIST: already in the kernel */
+	uint64_t failed;	/* any other error */
+	int      first_error;	/* errno of the first failure, 0 if none */
+	char     first_failed[160];	/* flow_key_fmt() of it */
+};
+
+/* Yields the next flow to commit, NULL at the end. */
+typedef const struct flow *(*kernel_next_cb)(void *arg);
+
+/*
+ * Create every flow next() yields, batch creates per sendmsg, reading the
+ * acknowledgements of each batch before the next.  Returns 0 (r filled,
+ * per-entry failures counted in r), or -1 with errno on socket failure.
+ */
+int kernel_commit(struct kernel *k, kernel_next_cb next, void *arg,
+		  unsigned batch, struct commit_result *r);
+
+/* Delete every entry (for tests and `flush` of the kernel table). */
+int kernel_flush(struct kernel *k);
+
+#endif
