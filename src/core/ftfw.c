@@ -1,2 +1,961 @@
-/* placeholder: being written */
-extern int ctsync_placeholder_ftfw;
+/*
+ * ftfw.c - reliable replication: see ftfw.h for the model.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ftfw.h"
+#include "log.h"
+
+/* Inside, sequence numbers are 64 bits and start well above zero, so
+ * extending a 32-bit wire value backwards never underflows. */
+#define SEQ_ORIGIN	((uint64_t)1 << 40)
+#define ACK_EVERY	64	/* acknowledge at least every N datagrams */
+#define WBITS		(FTFW_RX_WINDOW)
+
+/* The 64-bit value nearest to ref whose low 32 bits are v. */
+static inline uint64_t seq_extend(uint64_t ref, uint32_t v)
+{
+	return ref + (uint64_t)(int64_t)(int32_t)(v - (uint32_t)ref);
+}
+
+static void wait_for_acks(struct ftfw *f, struct ftfw_peer *p);
+
+static inline uint64_t min_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+/* ---- receiver window ---------------------------------------------------- */
+
+static inline bool rx_has(const struct ftfw_rx *rx, uint64_t s)
+{
+	uint64_t i = s % WBITS;
+
+	return rx->bits[i / 64] >> (i % 64) & 1;
+}
+
+static inline void rx_set(struct ftfw_rx *rx, uint64_t s)
+{
+	uint64_t i = s % WBITS;
+
+	rx->bits[i / 64] |= (uint64_t)1 << (i % 64);
+}
+
+static inline void rx_clear(struct ftfw_rx *rx, uint64_t s)
+{
+	uint64_t i = s % WBITS;
+
+	rx->bits[i / 64] &= ~((uint64_t)1 << (i % 64));
+}
+
+static void rx_drop_tombstones(struct ftfw_rx *rx, bool all)
+{
+	struct list *l, *n;
+
+	for (l = rx->tombstones.next; l != &rx->tombstones; l = n) {
+		struct cache_entry *e = txnode_entry(container_of(l, struct txnode, q));
+
+		n = l->next;
+		if (all || e->tx.seq < rx->expected) {
+			list_del(&e->tx.q);
+			cache_del(rx->ext, e);
+		}
+	}
+}
+
+struct sweep_ctx {
+	struct ftfw_rx *rx;
+	uint64_t begin;
+	uint64_t n;
+};
+
+static int sweep_one(struct cache_entry *e, void *arg)
+{
+	struct sweep_ctx *sc = arg;
+
+	if (e->tx.seq < sc->begin) {
+		if (list_linked(&e->tx.q))
+			list_del(&e->tx.q);
+		cache_del(sc->rx->ext, e);
+		sc->n++;
+	}
+	return 0;
+}
+
+/*
+ * After expected moved: free tombstones no older datagram can revive, and
+ * run a pending sweep once every seq of the bulk is held.
+ */
+static void rx_settle(struct ftfw_peer *p)
+{
+	struct ftfw_rx *rx = &p->rx;
+
+	while (rx->expected < rx->highest && rx_has(rx, rx->expected)) {
+		rx_clear(rx, rx->expected);
+		rx->expected++;
+	}
+	if (!list_empty(&rx->tombstones))
+		rx_drop_tombstones(rx, false);
+	if (rx->sweep_pending && rx->expected > rx->sweep_end) {
+		struct sweep_ctx sc = { rx, rx->sweep_begin, 0 };
+
+		cache_foreach(rx->ext, sweep_one, &sc);
+		rx->sweep_pending = false;
+		p->st.swept += sc.n;
+		p->st.resync_done++;
+		if (rx->token && rx->sweep_begin > rx->token_after) {
+			rx->token = 0;
+			log_info("peer %s: full table received, %zu flows, %" PRIu64
+				 " stale removed", p->name, cache_live(rx->ext), sc.n);
+		}
+	}
+}
+
+/*
+ * Seqs in [expected, to) are given up: void (the sender superseded them)
+ * or lost.  Bounded work however far `to` is (a forged seq cannot stall us).
+ */
+static void rx_skip_to(struct ftfw_peer *p, uint64_t to, bool lost)
+{
+	struct ftfw_rx *rx = &p->rx;
+	uint64_t held = 0, upto, span;
+
+	if (to <= rx->expected)
+		return;
+	if (to - rx->expected >= WBITS) {
+		for (size_t i = 0; i < WBITS / 64; i++)
+			held += (uint64_t)__builtin_popcountll(rx->bits[i]);
+		memset(rx->bits, 0, sizeof(rx->bits));
+	} else {
+		for (uint64_t s = rx->expected; s < to; s++) {
+			if (rx_has(rx, s)) {
+				held++;
+				rx_clear(rx, s);
+			}
+		}
+	}
+	upto = lost ? to : min_u64(to, rx->highest);
+	span = upto > rx->expected ? upto - rx->expected : 0;
+	if (span > held) {
+		if (lost)
+			p->st.rx_lost += span - held;
+		else
+			p->st.rx_void += span - held;
+	}
+	rx->expected = to;
+	if (rx->highest < to)
+		rx->highest = to;
+}
+
+static uint32_t new_token(struct ftfw *f)
+{
+	uint32_t t = f->conf.epoch * 2654435761u + ++f->tokens * 40503u;
+
+	return t ? t : 1;
+}
+
+static void rx_want_table(struct ftfw *f, struct ftfw_peer *p, uint64_t now)
+{
+	p->rx.token = new_token(f);
+	p->rx.token_after = p->rx.highest - 1;
+	p->rx.status_at = now;
+	p->st.resync_requested++;
+}
+
+static void rx_reset(struct ftfw *f, struct ftfw_peer *p, uint32_t epoch,
+		     uint32_t base, uint64_t now)
+{
+	struct ftfw_rx *rx = &p->rx;
+
+	if (rx->known) {
+		p->st.restarts++;
+		log_info("peer %s: restarted (epoch %08x), asking for its table",
+			 p->name, epoch);
+	}
+	rx_drop_tombstones(rx, true);
+	memset(rx->bits, 0, sizeof(rx->bits));
+	rx->known = true;
+	rx->epoch = epoch;
+	rx->expected = SEQ_ORIGIN + base;
+	rx->highest = rx->expected;
+	rx->sweep_pending = false;
+	rx->unacked = 0;
+	rx_want_table(f, p, now);
+	/* Its view of our stream died with it: it will ask for our table. */
+	wait_for_acks(f, p);
+}
+
+/*
+ * From now on wait for p's acknowledgements.  What was released before it
+ * appeared it either never needed (its receiver starts at our base and asks
+ * for the full table) or gets again in a bulk (see ftfw_input()).  A live
+ * peer is never left out of the minimum: that is what keeps base from
+ * voiding holes it still has.
+ */
+static void wait_for_acks(struct ftfw *f, struct ftfw_peer *p)
+{
+	uint64_t floor = f->stream_start - 1;
+
+	p->acked = f->popped_to > floor ? f->popped_to : floor;
+	p->acked_valid = true;
+}
+
+/* ---- applying records --------------------------------------------------- */
+
+static void apply_flow(struct ftfw_peer *p, uint64_t s, const struct flow *fl)
+{
+	struct ftfw_rx *rx = &p->rx;
+	struct cache_entry *e = cache_find(rx->ext, &fl->key);
+
+	if (e) {
+		if (e->tx.seq >= s) {
+			p->st.rx_stale++;
+			return;
+		}
+		if (e->flags & CE_DEAD) {
+			list_del(&e->tx.q);
+			cache_set_dead(rx->ext, e, false);
+		}
+		if (flow_copy(&e->flow, fl) < 0)
+			return;
+	} else if (!(e = cache_add(rx->ext, fl))) {
+		p->st.cache_full++;
+		return;
+	}
+	e->tx.seq = s;
+	p->st.rx_flows++;
+}
+
+static void apply_destroy(struct ftfw_peer *p, uint64_t s, const struct flow_key *k)
+{
+	struct ftfw_rx *rx = &p->rx;
+	struct cache_entry *e = cache_find(rx->ext, k);
+	bool older_missing = rx->expected < s;
+
+	if (e && e->tx.seq >= s) {
+		p->st.rx_stale++;
+		return;
+	}
+	p->st.rx_destroys++;
+	if (!older_missing) {
+		/* Nothing older can still arrive: forget it now. */
+		if (e) {
+			if (list_linked(&e->tx.q))
+				list_del(&e->tx.q);
+			cache_del(rx->ext, e);
+		}
+		return;
+	}
+	/* Keep a tombstone so a late, older FLOW cannot bring it back. */
+	if (!e) {
+		struct flow tmp = { .key = *k };
+
+		if (!(e = cache_add(rx->ext, &tmp))) {
+			p->st.cache_full++;
+			return;
+		}
+	} else {
+		flow_free_ext(&e->flow);
+	}
+	if (!(e->flags & CE_DEAD)) {
+		cache_set_dead(rx->ext, e, true);
+		list_add_tail(&rx->tombstones, &e->tx.q);
+	}
+	e->tx.seq = s;
+}
+
+static void apply_bulk_end(struct ftfw_peer *p, uint64_t s, uint32_t begin32)
+{
+	struct ftfw_rx *rx = &p->rx;
+	uint64_t begin = seq_extend(s, begin32);
+
+	if (begin > s)
+		return;
+	if (!rx->sweep_pending || begin > rx->sweep_begin) {
+		rx->sweep_begin = begin;
+		rx->sweep_end = s;
+		rx->sweep_pending = true;
+	} else if (begin == rx->sweep_begin && s > rx->sweep_end) {
+		rx->sweep_end = s;
+	}
+}
+
+static void schedule_status(struct ftfw_rx *rx, uint64_t at)
+{
+	if (!rx->status_at || at < rx->status_at)
+		rx->status_at = at;
+}
+
+static void rx_data(struct ftfw *f, struct ftfw_peer *p, const struct wire_hdr *h,
+		    const uint8_t *payload, size_t plen, uint64_t now)
+{
+	struct ftfw_rx *rx = &p->rx;
+	uint64_t s = seq_extend(rx->expected, h->seq);
+	const uint8_t *q = payload;
+	size_t left = plen;
+	struct wire_rec r;
+
+	if (s < rx->expected || rx_has(rx, s)) {
+		p->st.rx_dup++;
+		schedule_status(rx, now + f->conf.ack_ms);
+		return;
+	}
+	if (s >= rx->expected + WBITS) {
+		/* The hole is older than we can track: it is lost for good. */
+		log_warnx("peer %s: seq %" PRIu64 " beyond the window, %" PRIu64
+			  " seqs unrecoverable, asking for the full table",
+			  p->name, s, s - WBITS + 1 - rx->expected);
+		rx_skip_to(p, s - WBITS + 1, true);
+		rx_want_table(f, p, now);
+	}
+	while (wire_rec_next(&q, &left, &r, &f->wire) > 0) {
+		switch (r.rtype) {
+		case WIRE_R_FLOW:
+			apply_flow(p, s, &r.flow);
+			break;
+		case WIRE_R_DESTROY:
+			apply_destroy(p, s, &r.flow.key);
+			break;
+		case WIRE_R_BULK_END:
+			apply_bulk_end(p, s, r.begin_seq);
+			break;
+		}
+	}
+	rx_set(rx, s);
+	if (rx->highest <= s)
+		rx->highest = s + 1;
+	p->st.rx_datagrams++;
+	rx_settle(p);
+	if (rx->expected < rx->highest)
+		schedule_status(rx, now);	/* a hole: NACK it now */
+	else if (++rx->unacked >= ACK_EVERY)
+		schedule_status(rx, now);
+	else
+		schedule_status(rx, now + f->conf.ack_ms);
+}
+
+/* ---- sender ------------------------------------------------------------- */
+
+static inline void txq_add(struct ftfw *f, struct txnode *n)
+{
+	if (!list_linked(&n->q))
+		list_add_tail(&f->txq, &n->q);
+}
+
+/* The lowest cum acknowledged by a peer we wait for, or none. */
+static bool min_acked(const struct ftfw *f, uint64_t *min)
+{
+	bool any = false;
+
+	*min = UINT64_MAX;
+	for (int i = 0; i < FTFW_MAX_PEERS; i++) {
+		const struct ftfw_peer *p = &f->peers[i];
+
+		if (p->used && p->alive && p->acked_valid) {
+			any = true;
+			*min = min_u64(*min, p->acked);
+		}
+	}
+	return any;
+}
+
+/* Release what every peer we wait for has acknowledged. */
+static void pop_acked(struct ftfw *f)
+{
+	uint64_t min;
+
+	if (!min_acked(f, &min))
+		min = f->next_seq - 1;
+	while (!list_empty(&f->unacked)) {
+		struct txnode *n = container_of(f->unacked.next, struct txnode, ua);
+
+		if (n->seq > min)
+			break;
+		list_del(&n->ua);
+		f->popped_to = n->seq;
+		if (n->kind == TXN_ENTRY) {
+			struct cache_entry *e = txnode_entry(n);
+
+			if ((e->flags & CE_DEAD) && !list_linked(&n->q))
+				cache_del(f->internal, e);
+		}
+	}
+}
+
+static uint64_t tx_base(const struct ftfw *f)
+{
+	if (list_empty(&f->unacked))
+		return f->next_seq;
+	return container_of(f->unacked.next, struct txnode, ua)->seq;
+}
+
+/* Put the unacknowledged nodes sent in [first, last] back in front. */
+static void requeue_range(struct ftfw *f, uint64_t first, uint64_t last)
+{
+	struct list *pos = &f->txq, *l;
+
+	for (l = f->unacked.next; l != &f->unacked; l = l->next) {
+		struct txnode *n = container_of(l, struct txnode, ua);
+
+		if (n->seq > last)
+			break;
+		if (n->seq < first || list_linked(&n->q))
+			continue;
+		list_add_after(pos, &n->q);
+		pos = &n->q;
+		f->tx.retransmitted++;
+	}
+}
+
+static void tx_status(struct ftfw *f, struct ftfw_peer *p, const struct wire_status *st)
+{
+	uint64_t ref = f->next_seq - 1, cum;
+
+	if (st->epoch != f->conf.epoch)
+		return;		/* about an earlier life of ours */
+	cum = seq_extend(ref, st->cum);
+	if (cum > ref)
+		return;		/* acknowledges what we never sent */
+	p->st.acks_rcvd++;
+	if (!p->acked_valid || cum > p->acked) {
+		p->acked = cum;
+		p->acked_valid = true;
+	}
+	for (unsigned i = 0; i < st->nranges; i++) {
+		uint64_t a = seq_extend(ref, st->ranges[i].first);
+		uint64_t b = seq_extend(ref, st->ranges[i].last);
+
+		if (a > ref || b < a)
+			continue;
+		p->st.nack_rcvd++;
+		requeue_range(f, a, b);
+	}
+	if (st->token && st->token != p->last_token) {
+		p->last_token = st->token;
+		p->st.resync_served++;
+		log_info("peer %s: asked for our table, sending %zu flows",
+			 p->name, cache_live(f->internal));
+		ftfw_start_bulk(f);
+	}
+	pop_acked(f);
+}
+
+/* ---- peers -------------------------------------------------------------- */
+
+static struct ftfw_peer *peer_init(struct ftfw *f, int i, const char *name)
+{
+	struct ftfw_peer *p = &f->peers[i];
+
+	memset(p, 0, sizeof(*p));
+	p->rx.ext = cache_new(f->conf.max_external, f->conf.hash_seed ^ (uint32_t)i);
+	if (!p->rx.ext)
+		return NULL;
+	list_init(&p->rx.tombstones);
+	p->used = true;
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	return p;
+}
+
+int ftfw_add_peer(struct ftfw *f, const char *name)
+{
+	for (int i = 0; i < FTFW_MAX_PEERS; i++)
+		if (!f->peers[i].used)
+			return peer_init(f, i, name) ? i : -1;
+	return -1;
+}
+
+static struct ftfw_peer *peer_by_node(struct ftfw *f, uint32_t node, const char *from)
+{
+	int free_slot = -1;
+
+	for (int i = 0; i < FTFW_MAX_PEERS; i++) {
+		struct ftfw_peer *p = &f->peers[i];
+
+		if (p->used && p->bound && p->node_id == node)
+			return p;
+		if (!p->used && free_slot < 0)
+			free_slot = i;
+	}
+	if (free_slot < 0)
+		return NULL;
+	return peer_init(f, free_slot, from);
+}
+
+/* ---- public ------------------------------------------------------------- */
+
+struct ftfw *ftfw_new(const struct ftfw_conf *conf, struct cache *internal)
+{
+	struct ftfw *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return NULL;
+	f->conf = *conf;
+	f->internal = internal;
+	f->next_seq = SEQ_ORIGIN + conf->first_seq;
+	f->stream_start = f->next_seq;
+	list_init(&f->txq);
+	list_init(&f->unacked);
+	list_init(&f->bulk_end.q);
+	list_init(&f->bulk_end.ua);
+	f->bulk_end.kind = TXN_BULK_END;
+	return f;
+}
+
+void ftfw_free(struct ftfw *f)
+{
+	if (!f)
+		return;
+	for (int i = 0; i < FTFW_MAX_PEERS; i++) {
+		if (f->peers[i].used) {
+			rx_drop_tombstones(&f->peers[i].rx, true);
+			cache_free(f->peers[i].rx.ext);
+		}
+	}
+	free(f);
+}
+
+int ftfw_local_update(struct ftfw *f, const struct flow *flow, bool own)
+{
+	struct cache_entry *e = cache_find(f->internal, &flow->key);
+
+	if (!e) {
+		if (!(e = cache_add(f->internal, flow)))
+			return -1;
+		e->gen = f->gen;
+		if (own)
+			e->tx.seq = 1;	/* peers hold it: a DESTROY must be sent */
+		else
+			txq_add(f, &e->tx);
+		return 0;
+	}
+	e->gen = f->gen;
+	if (e->flags & CE_DEAD) {
+		cache_set_dead(f->internal, e, false);
+		if (flow_copy(&e->flow, flow) < 0)
+			return -1;
+		txq_add(f, &e->tx);
+		return 0;
+	}
+	if (flow_state_eq(&e->flow, flow)) {
+		e->flow.timeout = flow->timeout;
+		return 0;
+	}
+	if (flow_copy(&e->flow, flow) < 0)
+		return -1;
+	if (!own)
+		txq_add(f, &e->tx);
+	return 0;
+}
+
+void ftfw_local_destroy(struct ftfw *f, const struct flow_key *key)
+{
+	struct cache_entry *e = cache_find(f->internal, key);
+
+	if (!e || (e->flags & CE_DEAD))
+		return;
+	if (e->tx.seq == 0) {
+		/* Never sent: no peer needs to hear of it. */
+		if (list_linked(&e->tx.q))
+			list_del(&e->tx.q);
+		cache_del(f->internal, e);
+		return;
+	}
+	cache_set_dead(f->internal, e, true);
+	flow_free_ext(&e->flow);
+	txq_add(f, &e->tx);
+}
+
+void ftfw_reconcile_begin(struct ftfw *f)
+{
+	f->gen++;
+}
+
+struct reconcile_ctx {
+	struct ftfw *f;
+	size_t n;
+};
+
+static int reconcile_one(struct cache_entry *e, void *arg)
+{
+	struct reconcile_ctx *rc = arg;
+
+	if (!(e->flags & CE_DEAD) && e->gen != rc->f->gen) {
+		ftfw_local_destroy(rc->f, &e->flow.key);
+		rc->n++;
+	}
+	return 0;
+}
+
+size_t ftfw_reconcile_end(struct ftfw *f)
+{
+	struct reconcile_ctx rc = { f, 0 };
+
+	cache_foreach(f->internal, reconcile_one, &rc);
+	return rc.n;
+}
+
+static void unlink_all(struct list *head, bool ua)
+{
+	while (!list_empty(head)) {
+		if (ua)
+			list_del(&container_of(head->next, struct txnode, ua)->ua);
+		else
+			list_del(&container_of(head->next, struct txnode, q)->q);
+	}
+}
+
+void ftfw_reset_internal(struct ftfw *f)
+{
+	unlink_all(&f->txq, false);
+	unlink_all(&f->unacked, true);
+	cache_clear(f->internal);
+}
+
+static int bulk_one(struct cache_entry *e, void *arg)
+{
+	struct ftfw *f = arg;
+
+	if (!(e->flags & CE_DEAD))
+		txq_add(f, &e->tx);
+	return 0;
+}
+
+void ftfw_start_bulk(struct ftfw *f)
+{
+	if (list_linked(&f->bulk_end.q))
+		list_del(&f->bulk_end.q);
+	if (list_linked(&f->bulk_end.ua))
+		list_del(&f->bulk_end.ua);
+	f->bulk_begin = f->next_seq;
+	cache_foreach(f->internal, bulk_one, f);
+	list_add_tail(&f->txq, &f->bulk_end.q);
+	f->tx.bulks++;
+}
+
+int ftfw_request_resync(struct ftfw *f, uint64_t now)
+{
+	int n = 0;
+
+	for (int i = 0; i < FTFW_MAX_PEERS; i++) {
+		struct ftfw_peer *p = &f->peers[i];
+
+		if (p->used && p->rx.known) {
+			rx_want_table(f, p, now);
+			n++;
+		}
+	}
+	return n;
+}
+
+void ftfw_flush_external(struct ftfw *f)
+{
+	for (int i = 0; i < FTFW_MAX_PEERS; i++) {
+		struct ftfw_peer *p = &f->peers[i];
+
+		if (p->used) {
+			unlink_all(&p->rx.tombstones, false);
+			cache_clear(p->rx.ext);
+		}
+	}
+}
+
+void ftfw_input(struct ftfw *f, int slot, const char *from,
+		const uint8_t *buf, size_t len, uint64_t now)
+{
+	struct wire_hdr h;
+	struct wire_status st;
+	struct ftfw_peer *p;
+	const uint8_t *payload = buf + WIRE_HDR_LEN;
+	size_t plen;
+	uint64_t b, next;
+
+	/* Decode everything before touching any state. */
+	if (wire_hdr_get(buf, len, &h, &f->wire) < 0)
+		return;
+	plen = len - WIRE_HDR_LEN;
+	if (h.type == WIRE_DATA && wire_data_check(payload, plen, &f->wire) < 0)
+		return;
+	if (h.type == WIRE_STATUS && wire_get_status(payload, plen, &st, &f->wire) < 0)
+		return;
+	if (h.node_id == f->conf.node_id) {
+		f->rx_own++;
+		return;
+	}
+	if (slot >= 0 && slot < FTFW_MAX_PEERS && f->peers[slot].used)
+		p = &f->peers[slot];
+	else if (slot < 0)
+		p = peer_by_node(f, h.node_id, from);
+	else
+		p = NULL;
+	if (!p) {
+		f->rx_foreign++;
+		return;
+	}
+	if (!p->bound || p->node_id != h.node_id) {
+		p->bound = true;
+		p->node_id = h.node_id;
+	}
+	p->st.rx_bytes += len;
+	p->last_heard = now;
+	if (!p->alive) {
+		bool was_known = p->rx.known;
+
+		p->alive = true;
+		log_info("peer %s: up (node %u)", p->name, h.node_id);
+		/* While it was down we stopped waiting for its acks: if we
+		 * released anything it had not acknowledged, send it all. */
+		if (was_known && (!p->acked_valid || p->acked < f->popped_to))
+			ftfw_start_bulk(f);
+		if (!p->acked_valid)
+			wait_for_acks(f, p);
+	}
+	if (!p->rx.known || p->rx.epoch != h.epoch)
+		rx_reset(f, p, h.epoch, h.base, now);
+
+	if (h.type == WIRE_DATA) {
+		rx_data(f, p, &h, payload, plen, now);
+		next = seq_extend(p->rx.expected, h.seq) + 1;
+	} else {
+		next = seq_extend(p->rx.expected, h.seq);
+		if (h.type == WIRE_STATUS && st.node_id == f->conf.node_id)
+			tx_status(f, p, &st);
+	}
+	/* Everything below base is void; anything up to next is owed. */
+	b = seq_extend(p->rx.expected, h.base);
+	if (b > p->rx.expected && b <= next) {
+		rx_skip_to(p, b, false);
+		rx_settle(p);
+	}
+	if (next > p->rx.highest && next - p->rx.expected <= WBITS) {
+		p->rx.highest = next;
+		schedule_status(&p->rx, now);
+	}
+}
+
+static size_t build_status(struct ftfw *f, struct ftfw_peer *p, uint64_t now,
+			   uint8_t *buf, size_t cap)
+{
+	struct ftfw_rx *rx = &p->rx;
+	struct wire_status st = {
+		.node_id = p->node_id, .epoch = rx->epoch,
+		.cum = (uint32_t)(rx->expected - 1), .token = rx->token,
+	};
+	struct wbuf w = { buf + WIRE_HDR_LEN, 0, cap - WIRE_HDR_LEN };
+	struct wire_hdr h = {
+		.version = WIRE_VERSION, .type = WIRE_STATUS,
+		.node_id = f->conf.node_id, .epoch = f->conf.epoch,
+		.seq = (uint32_t)f->next_seq, .base = (uint32_t)tx_base(f),
+	};
+
+	for (uint64_t s = rx->expected; s < rx->highest && st.nranges < WIRE_MAX_RANGES; s++) {
+		uint64_t first;
+
+		if (rx_has(rx, s))
+			continue;
+		first = s;
+		while (s + 1 < rx->highest && !rx_has(rx, s + 1))
+			s++;
+		st.ranges[st.nranges].first = (uint32_t)first;
+		st.ranges[st.nranges].last = (uint32_t)s;
+		st.nranges++;
+	}
+	if (wire_put_status(&w, &st) < 0)
+		return 0;
+	p->st.nack_sent += st.nranges;
+	rx->unacked = 0;
+	rx->last_status = now;
+	/* Holes, or a request, are asked for again until answered. */
+	rx->status_at = st.nranges ? now + f->conf.ack_ms + 10 : 0;
+	h.length = (uint16_t)(WIRE_HDR_LEN + w.len);
+	wire_hdr_put(buf, &h);
+	f->tx.status++;
+	return h.length;
+}
+
+static bool window_open(const struct ftfw *f)
+{
+	uint64_t min;
+
+	if (!min_acked(f, &min))
+		return true;
+	return f->next_seq - 1 - min < f->conf.window;
+}
+
+static size_t build_data(struct ftfw *f, uint8_t *buf, size_t cap)
+{
+	struct wbuf w = { buf + WIRE_HDR_LEN, 0, min_u64(cap, f->conf.max_datagram) - WIRE_HDR_LEN };
+	struct wire_hdr h = {
+		.version = WIRE_VERSION, .type = WIRE_DATA,
+		.node_id = f->conf.node_id, .epoch = f->conf.epoch,
+		.seq = (uint32_t)f->next_seq,
+	};
+	uint64_t seq = f->next_seq;
+
+	while (!list_empty(&f->txq)) {
+		struct txnode *n = container_of(f->txq.next, struct txnode, q);
+		uint64_t old = n->seq;
+		int r;
+
+		if (n->kind == TXN_BULK_END) {
+			r = wire_put_bulk_end(&w, (uint32_t)f->bulk_begin);
+		} else {
+			struct cache_entry *e = txnode_entry(n);
+
+			if (e->flags & CE_DEAD) {
+				r = wire_put_destroy(&w, &e->flow.key);
+				f->tx.destroys += r == 0;
+			} else {
+				r = wire_put_flow(&w, &e->flow);
+				f->tx.flows += r == 0;
+			}
+		}
+		if (r < 0)
+			break;
+		list_del(&n->q);
+		if (list_linked(&n->ua))
+			list_del(&n->ua);
+		n->seq = seq;
+		list_add_tail(&f->unacked, &n->ua);
+		/* A bulk entry sent again after BULK_END went out: send
+		 * BULK_END again after it, so no receiver sweeps before it
+		 * holds this entry's state. */
+		if (n->kind == TXN_ENTRY && list_linked(&f->bulk_end.ua) &&
+		    old >= f->bulk_begin && old < f->bulk_end.seq)
+			txq_add(f, &f->bulk_end);
+	}
+	if (w.len == 0)
+		return 0;
+	f->next_seq++;
+	h.base = (uint32_t)tx_base(f);
+	h.length = (uint16_t)(WIRE_HDR_LEN + w.len);
+	wire_hdr_put(buf, &h);
+	f->tx.datagrams++;
+	return h.length;
+}
+
+static void check_peers(struct ftfw *f, uint64_t now)
+{
+	for (int i = 0; i < FTFW_MAX_PEERS; i++) {
+		struct ftfw_peer *p = &f->peers[i];
+
+		if (p->used && p->alive && now - p->last_heard > f->conf.peer_timeout_ms) {
+			p->alive = false;
+			log_warnx("peer %s: down (silent for %" PRIu64 " ms)",
+				  p->name, now - p->last_heard);
+			pop_acked(f);
+		}
+	}
+}
+
+static bool status_due(const struct ftfw *f, const struct ftfw_peer *p, uint64_t now)
+{
+	if (!p->used || !p->rx.known)
+		return false;
+	if (p->rx.status_at && p->rx.status_at <= now)
+		return true;
+	return now - p->rx.last_status >= f->conf.heartbeat_ms;
+}
+
+size_t ftfw_output(struct ftfw *f, uint64_t now, uint8_t *buf, size_t cap, int *dest)
+{
+	size_t n = 0;
+
+	check_peers(f, now);
+	for (int k = 0; k < FTFW_MAX_PEERS; k++) {
+		int i = (f->status_rr + k) % FTFW_MAX_PEERS;
+
+		if (status_due(f, &f->peers[i], now)) {
+			f->status_rr = i + 1;
+			*dest = i;
+			n = build_status(f, &f->peers[i], now, buf, cap);
+			break;
+		}
+	}
+	if (!n && !list_empty(&f->txq)) {
+		if (window_open(f)) {
+			*dest = FTFW_DEST_ALL;
+			n = build_data(f, buf, cap);
+		} else {
+			f->tx.window_full++;
+		}
+	}
+	if (!n && now - f->last_tx >= f->conf.heartbeat_ms) {
+		struct wire_hdr h = {
+			.version = WIRE_VERSION, .type = WIRE_HEARTBEAT,
+			.length = WIRE_HDR_LEN,
+			.node_id = f->conf.node_id, .epoch = f->conf.epoch,
+			.seq = (uint32_t)f->next_seq, .base = (uint32_t)tx_base(f),
+		};
+
+		wire_hdr_put(buf, &h);
+		*dest = FTFW_DEST_ALL;
+		f->tx.heartbeats++;
+		n = WIRE_HDR_LEN;
+	}
+	if (n) {
+		f->last_tx = now;
+		f->tx.bytes += n;
+	}
+	return n;
+}
+
+uint64_t ftfw_next_deadline(const struct ftfw *f, uint64_t now)
+{
+	uint64_t d = f->last_tx + f->conf.heartbeat_ms;
+
+	if (!list_empty(&f->txq) && window_open(f))
+		return now;
+	for (int i = 0; i < FTFW_MAX_PEERS; i++) {
+		const struct ftfw_peer *p = &f->peers[i];
+
+		if (!p->used)
+			continue;
+		if (p->rx.known) {
+			if (p->rx.status_at)
+				d = min_u64(d, p->rx.status_at);
+			d = min_u64(d, p->rx.last_status + f->conf.heartbeat_ms);
+		}
+		if (p->alive)
+			d = min_u64(d, p->last_heard + f->conf.peer_timeout_ms + 1);
+	}
+	return d < now ? now : d;
+}
+
+bool ftfw_in_sync(const struct ftfw *f)
+{
+	bool any = false;
+
+	for (int i = 0; i < FTFW_MAX_PEERS; i++) {
+		const struct ftfw_peer *p = &f->peers[i];
+
+		if (!p->used || !p->alive)
+			continue;
+		if (!p->rx.known || p->rx.token || p->rx.sweep_pending ||
+		    p->rx.expected < p->rx.highest)
+			return false;
+		any = true;
+	}
+	return any;
+}
+
+static size_t list_len(const struct list *head)
+{
+	size_t n = 0;
+
+	for (const struct list *l = head->next; l != head; l = l->next)
+		n++;
+	return n;
+}
+
+size_t ftfw_queued(const struct ftfw *f)
+{
+	return list_len(&f->txq);
+}
+
+size_t ftfw_unacked(const struct ftfw *f)
+{
+	return list_len(&f->unacked);
+}

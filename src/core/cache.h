@@ -1,0 +1,105 @@
+/*
+ * cache.h - a table of flows keyed by original tuple + zone.  Pure.
+ *
+ * The same table serves as the internal cache (this node's flows, the
+ * sender's side) and as an external cache (one per peer, the receiver's
+ * side).  Entries carry the replication bookkeeping both sides need; the
+ * FT-FW engine (ftfw.c) gives it meaning.  A table never allocates beyond
+ * max_entries live-or-tombstoned entries (0 = unlimited).
+ */
+#ifndef CTSYNC_CACHE_H
+#define CTSYNC_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "flow.h"
+#include "list.h"
+
+/* cache_entry.flags */
+#define CE_DEAD		0x01	/* tombstone: destroyed, kept until peers know */
+
+/*
+ * A node of the sender's queues: the entry itself, or a control marker.
+ *   q:  on the send queue (something to send)
+ *   ua: sent, not yet acknowledged by every live peer; the unacked list is
+ *       kept in ascending seq order
+ * Receiver side (external caches) reuses q for its tombstone list.
+ */
+struct txnode {
+	struct list q;
+	struct list ua;
+	uint64_t    seq;	/* sender: seq of the last DATA that carried it,
+				 * 0 = never sent; receiver: seq its state
+				 * came from */
+	uint8_t     kind;	/* TXN_ENTRY, TXN_BULK_END */
+};
+
+enum { TXN_ENTRY = 0, TXN_BULK_END = 1 };
+
+struct cache_entry {
+	struct cache_entry *hnext;
+	struct flow   flow;
+	struct txnode tx;
+	uint8_t       flags;	/* CE_* */
+	uint8_t       gen;	/* reconcile generation (internal cache) */
+};
+
+struct cache_stats {
+	uint64_t added;
+	uint64_t deleted;
+	uint64_t full;		/* adds refused at max_entries */
+	uint64_t nomem;
+};
+
+struct cache {
+	struct cache_entry **buckets;
+	uint32_t nbuckets;	/* power of two */
+	uint32_t seed;
+	size_t   count;		/* entries, tombstones included */
+	size_t   dead;		/* tombstones */
+	size_t   max;
+	struct cache_stats st;
+};
+
+/* Returns NULL on ENOMEM. */
+struct cache *cache_new(size_t max_entries, uint32_t seed);
+void cache_free(struct cache *c);
+/* Remove every entry (callers first unlink entries from their lists). */
+void cache_clear(struct cache *c);
+
+struct cache_entry *cache_find(const struct cache *c, const struct flow_key *k);
+
+/*
+ * Add a copy of f (its ext is copied too).  The new entry has its txnode
+ * lists unlinked and seq 0.  Returns NULL when the cache is full (st.full)
+ * or memory ran out (st.nomem).  The key must not be present.
+ */
+struct cache_entry *cache_add(struct cache *c, const struct flow *f);
+
+/* Unlink e from the table and free it.  e must not be on any list. */
+void cache_del(struct cache *c, struct cache_entry *e);
+
+/* Mark or clear a tombstone, keeping c->dead right. */
+void cache_set_dead(struct cache *c, struct cache_entry *e, bool dead);
+
+static inline size_t cache_live(const struct cache *c)
+{
+	return c->count - c->dead;
+}
+
+/*
+ * Iterate over every entry; fn may call cache_del() on the entry it is
+ * given (and only on that one).  Stops early if fn returns nonzero, and
+ * returns that value.
+ */
+int cache_foreach(struct cache *c, int (*fn)(struct cache_entry *e, void *arg),
+		  void *arg);
+
+static inline struct cache_entry *txnode_entry(struct txnode *n)
+{
+	return container_of(n, struct cache_entry, tx);
+}
+
+#endif

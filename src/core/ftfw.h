@@ -1,0 +1,214 @@
+/*
+ * ftfw.h - reliable replication of the internal cache to every peer, and
+ * of every peer's table into its external cache (the FT-FW idea).  Pure:
+ * it is given datagrams and the time, and gives back datagrams to send and
+ * the next deadline.  It owns no socket and never reads the clock.
+ *
+ * Sender (one stream per node, sent to every peer):
+ *   - Changed entries go on the send queue once, however often they
+ *     change before they leave; a datagram carries their state as of the
+ *     moment it is built.  Sent entries move to the unacked list (ordered
+ *     by seq) until every live peer acknowledges them.
+ *   - A NACK puts the named entries back on the front of the send queue:
+ *     they go out again with their current state under a new seq.  base
+ *     (the oldest seq still unacknowledged) tells receivers which holes
+ *     are void, so they stop asking for them.
+ *   - DESTROY is a tombstone that stays until acknowledged.
+ *   - A full-table transfer (bulk) queues every live entry and then a
+ *     BULK_END marker; receivers then drop what the bulk did not refresh.
+ * Receiver (one state per peer):
+ *   - Applies DATA in any order, but a record never overwrites state that
+ *     came from a newer seq; a DESTROY leaves a tombstone until no older
+ *     datagram can still arrive.
+ *   - Acknowledges cumulatively and NACKs missing ranges (STATUS), asks
+ *     for the full table (token) on a peer restart (new epoch) or when a
+ *     hole falls out of its window.
+ *
+ * 64-bit sequence numbers are used inside; the wire carries the low 32
+ * bits, extended on receipt against the nearest expected value.
+ */
+#ifndef CTSYNC_FTFW_H
+#define CTSYNC_FTFW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cache.h"
+#include "flow.h"
+#include "proto.h"
+
+#define FTFW_MAX_PEERS		16
+#define FTFW_RX_WINDOW		65536	/* seqs a receiver tracks past cum */
+#define FTFW_DEST_ALL		(-1)
+
+struct ftfw_conf {
+	uint32_t node_id;		/* nonzero */
+	uint32_t epoch;			/* nonzero, new at every start */
+	uint32_t first_seq;		/* low 32 bits of the first DATA seq */
+	size_t   max_datagram;		/* UDP payload bytes */
+	uint32_t heartbeat_ms;
+	uint32_t ack_ms;
+	uint32_t peer_timeout_ms;
+	uint32_t window;		/* DATA datagrams in flight */
+	size_t   max_external;		/* per peer; 0 = unlimited */
+	uint32_t hash_seed;
+};
+
+struct ftfw_tx_stats {
+	uint64_t datagrams;		/* DATA */
+	uint64_t bytes;			/* every datagram, headers included */
+	uint64_t flows;			/* FLOW records */
+	uint64_t destroys;		/* DESTROY records */
+	uint64_t heartbeats;
+	uint64_t status;		/* STATUS datagrams */
+	uint64_t retransmitted;		/* records re-sent on NACK */
+	uint64_t bulks;			/* full-table transfers started */
+	uint64_t window_full;		/* times the window held DATA back */
+};
+
+struct ftfw_peer_stats {
+	uint64_t rx_datagrams;		/* DATA */
+	uint64_t rx_bytes;
+	uint64_t rx_flows;		/* FLOW records applied */
+	uint64_t rx_destroys;		/* DESTROY records applied */
+	uint64_t rx_stale;		/* records older than what we hold */
+	uint64_t rx_dup;		/* duplicate datagrams */
+	uint64_t rx_lost;		/* seqs never received and not void */
+	uint64_t rx_void;		/* holes the sender declared void */
+	uint64_t nack_sent;		/* missing ranges asked for */
+	uint64_t nack_rcvd;		/* ranges this peer asked us for */
+	uint64_t acks_rcvd;
+	uint64_t resync_requested;	/* full tables asked of this peer */
+	uint64_t resync_done;		/* full tables received (sweeps) */
+	uint64_t resync_served;		/* full tables this peer asked of us */
+	uint64_t swept;			/* entries removed by a sweep */
+	uint64_t restarts;		/* new epochs seen */
+	uint64_t cache_full;		/* entries refused at max_external */
+};
+
+struct ftfw_rx {
+	bool     known;			/* a datagram of this stream was seen */
+	uint32_t epoch;
+	uint64_t expected;		/* all seqs below are held or void */
+	uint64_t highest;		/* one past the highest seq heard of */
+	uint64_t bits[FTFW_RX_WINDOW / 64];	/* held seqs from expected */
+	uint64_t sweep_begin, sweep_end;	/* pending BULK_END */
+	bool     sweep_pending;
+	uint32_t token;			/* our open full-table request */
+	uint64_t token_after;		/* satisfied by a bulk starting later */
+	uint32_t unacked;		/* datagrams received since our STATUS */
+	uint64_t status_at;		/* when our next STATUS is due, 0 none */
+	uint64_t last_status;
+	struct list tombstones;
+	struct cache *ext;		/* this peer's flows */
+};
+
+struct ftfw_peer {
+	bool     used;
+	bool     bound;			/* node id learned */
+	uint32_t node_id;
+	char     name[64];		/* address, for logs and ctctl */
+	uint64_t last_heard;		/* 0 never */
+	bool     alive;
+	/* our stream as this peer acknowledges it */
+	bool     acked_valid;
+	uint64_t acked;			/* highest cum (extended) */
+	uint32_t last_token;		/* last full-table request served */
+	struct ftfw_rx rx;
+	struct ftfw_peer_stats st;
+};
+
+struct ftfw {
+	struct ftfw_conf conf;
+	struct cache *internal;
+	/* sender */
+	uint64_t next_seq;
+	struct list txq;
+	struct list unacked;
+	struct txnode bulk_end;
+	uint64_t bulk_begin;
+	uint64_t last_tx;		/* time of the last datagram we sent */
+	uint64_t stream_start;		/* our first seq */
+	uint64_t popped_to;		/* highest seq released from unacked */
+	uint32_t tokens;		/* full-table requests made */
+	uint8_t  gen;			/* reconcile generation */
+	struct ftfw_tx_stats tx;
+	struct wire_stats wire;		/* malformed input, by kind */
+	uint64_t rx_foreign;		/* from unknown senders / full peer table */
+	uint64_t rx_own;		/* our own multicast echo */
+	struct ftfw_peer peers[FTFW_MAX_PEERS];
+	int      status_rr;		/* round robin over due STATUS */
+};
+
+/* Returns NULL on ENOMEM.  internal is borrowed (the daemon owns it). */
+struct ftfw *ftfw_new(const struct ftfw_conf *conf, struct cache *internal);
+void ftfw_free(struct ftfw *f);
+
+/* Register a configured unicast peer: returns its slot (>= 0) or -1. */
+int ftfw_add_peer(struct ftfw *f, const char *name);
+
+/* --- this node's flows (from the kernel) ------------------------------ */
+
+/*
+ * Take a flow's new state.  own: the kernel reported a change we caused by
+ * committing (keep it, as peers already know it, but do not send it).
+ * Returns 0, or -1 if the internal cache refused the entry (full).
+ */
+int ftfw_local_update(struct ftfw *f, const struct flow *flow, bool own);
+/* The flow is gone: replicate a DESTROY (or forget it if never sent). */
+void ftfw_local_destroy(struct ftfw *f, const struct flow_key *key);
+
+/*
+ * Reconcile the internal cache with a full dump: call begin, then
+ * ftfw_local_update() for every dumped flow, then end, which destroys the
+ * entries the dump did not show.  Returns the number destroyed.
+ */
+void ftfw_reconcile_begin(struct ftfw *f);
+size_t ftfw_reconcile_end(struct ftfw *f);
+
+/* Forget the internal cache (entries and queues) without telling peers;
+ * the caller then dumps and starts a bulk. */
+void ftfw_reset_internal(struct ftfw *f);
+
+/* Queue our whole table to every peer (BULK_END follows it). */
+void ftfw_start_bulk(struct ftfw *f);
+/* Ask every known peer for its whole table.  Returns peers asked. */
+int ftfw_request_resync(struct ftfw *f, uint64_t now);
+/* Empty every external cache. */
+void ftfw_flush_external(struct ftfw *f);
+
+/* --- the network ------------------------------------------------------- */
+
+/*
+ * One received datagram.  slot: the configured peer it came from
+ * (unicast), or -1 to find the peer by node id (multicast).  Malformed,
+ * forged-looking or foreign datagrams are counted and dropped; nothing
+ * of a datagram is applied unless all of it is well formed.
+ */
+void ftfw_input(struct ftfw *f, int slot, const char *from,
+		const uint8_t *buf, size_t len, uint64_t now);
+
+/*
+ * Build the next datagram to send, if one is due now: a STATUS that is
+ * due, else DATA from the send queue (window permitting), else a
+ * heartbeat when the link has been quiet for heartbeat_ms.  Returns its
+ * length (0: nothing to send now) and sets *dest to a peer slot or
+ * FTFW_DEST_ALL.  cap must be at least max_datagram.
+ */
+size_t ftfw_output(struct ftfw *f, uint64_t now, uint8_t *buf, size_t cap,
+		   int *dest);
+
+/* When ftfw_output() or a timeout next needs the caller: an absolute time
+ * in ms (now if there is work now). */
+uint64_t ftfw_next_deadline(const struct ftfw *f, uint64_t now);
+
+/* Is every alive peer's table held in full (no open full-table request,
+ * no pending sweep, no holes)?  For readiness reporting. */
+bool ftfw_in_sync(const struct ftfw *f);
+
+/* Number of entries waiting to be sent / awaiting acknowledgement. */
+size_t ftfw_queued(const struct ftfw *f);
+size_t ftfw_unacked(const struct ftfw *f);
+
+#endif
