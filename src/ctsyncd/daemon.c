@@ -1,2 +1,789 @@
-/* placeholder */
-extern int ctsync_placeholder_daemon;
+/*
+ * daemon.c - libev wiring: one ev_io per descriptor, one ev_timer re-armed
+ * from ftfw_next_deadline(), signals.  The only file that includes <ev.h>.
+ *
+ * Start-up order: subscribe to kernel events, then dump the table (events
+ * queued meanwhile are applied after it, so nothing falls between), queue
+ * it all as the start-up bulk, then open the sync socket and the control
+ * socket, and tell systemd we are ready.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ev.h>
+#include <ifaddrs.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctsync_config.h"
+#if HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+#include "cache.h"
+#include "channel.h"
+#include "control.h"
+#include "ctl_proto.h"
+#include "daemon.h"
+#include "filter.h"
+#include "ftfw.h"
+#include "kernel.h"
+#include "log.h"
+
+#define OUTPUT_BURST	512	/* datagrams per loop iteration */
+#define INPUT_BURST	512
+#define RX_BUF		65536
+
+struct kstats {
+	uint64_t ev_new, ev_update, ev_destroy, ev_own, filtered;
+	uint64_t overruns, dumps, dumped, reconciled, refused;
+};
+
+struct commit_stats {
+	uint64_t runs, created, exists, failed, last_usec;
+};
+
+struct daemon {
+	struct config conf;
+	struct ev_loop *loop;
+	struct kernel *k;
+	struct channel *ch;
+	struct cache *internal;
+	struct ftfw *ftfw;
+	struct filter *filter;
+	int ctl_fd;
+	ev_io kernel_w, sync_r, sync_w, ctl_w;
+	ev_timer timer;
+	ev_signal sig_int, sig_term, sig_hup;
+	uint64_t started;
+	struct kstats ks;
+	struct commit_stats cs;
+	uint64_t tx_errors, rx_oversize;
+	/* A datagram the socket refused with EAGAIN, sent when writable. */
+	uint8_t  pend[RX_BUF];
+	size_t   pend_len;
+	int      pend_dest;
+	uint8_t  rxbuf[RX_BUF];
+};
+
+struct client {
+	ev_io io;
+	struct ctl_client *c;
+	struct daemon *d;
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ---- kernel ------------------------------------------------------------- */
+
+static void on_flow(void *arg, enum kernel_ev ev, const struct flow *f, bool own)
+{
+	struct daemon *d = arg;
+
+	switch (ev) {
+	case KERNEL_EV_NEW:	d->ks.ev_new++; break;
+	case KERNEL_EV_UPDATE:	d->ks.ev_update++; break;
+	case KERNEL_EV_DESTROY:	d->ks.ev_destroy++; break;
+	}
+	d->ks.ev_own += own;
+	if (ev == KERNEL_EV_DESTROY) {
+		ftfw_local_destroy(d->ftfw, &f->key);
+		return;
+	}
+	if (!filter_accept(d->filter, f)) {
+		/* No longer of interest (a state filter): forget it. */
+		d->ks.filtered++;
+		ftfw_local_destroy(d->ftfw, &f->key);
+		return;
+	}
+	if (ftfw_local_update(d->ftfw, f, own) < 0 && d->ks.refused++ == 0)
+		log_warnx("internal cache full (%u entries): flows are not "
+			  "replicated; raise cache.max_entries",
+			  d->conf.cache.max_entries);
+}
+
+static void on_dumped(void *arg, enum kernel_ev ev, const struct flow *f, bool own)
+{
+	struct daemon *d = arg;
+
+	d->ks.dumped++;
+	if (!filter_accept(d->filter, f))
+		return;
+	if (ftfw_local_update(d->ftfw, f, false) < 0 && d->ks.refused++ == 0)
+		log_warnx("internal cache full (%u entries): flows are not "
+			  "replicated; raise cache.max_entries",
+			  d->conf.cache.max_entries);
+}
+
+/* Make the internal cache equal the kernel's table. */
+static int reconcile(struct daemon *d)
+{
+	long n;
+	size_t gone;
+
+	ftfw_reconcile_begin(d->ftfw);
+	n = kernel_dump(d->k, on_dumped, d);
+	if (n < 0) {
+		log_warn("conntrack dump");
+		return -1;
+	}
+	gone = ftfw_reconcile_end(d->ftfw);
+	d->ks.dumps++;
+	d->ks.reconciled += gone;
+	log_info("kernel table: %ld entries, %zu replicated, %zu gone since last seen",
+		 n, cache_live(d->internal), gone);
+	return 0;
+}
+
+static void flush_output(struct daemon *d);
+
+static void kernel_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct daemon *d = w->data;
+
+	if (kernel_events(d->k, on_flow, d) < 0) {
+		if (errno == ENOBUFS) {
+			d->ks.overruns++;
+			log_warnx("kernel event buffer overrun: events were lost, "
+				  "re-reading the table (raise kernel.event_buffer "
+				  "if this repeats)");
+			reconcile(d);
+		} else {
+			log_warn("conntrack events");
+		}
+	}
+	flush_output(d);
+}
+
+/* ---- sync --------------------------------------------------------------- */
+
+static void arm_timer(struct daemon *d)
+{
+	uint64_t now = now_ms(), at = ftfw_next_deadline(d->ftfw, now);
+
+	ev_timer_stop(d->loop, &d->timer);
+	ev_timer_set(&d->timer, at > now ? (double)(at - now) / 1000.0 : 0.0, 0.0);
+	ev_timer_start(d->loop, &d->timer);
+}
+
+/* 1: sent; 0: the socket is full (kept pending); errors are dropped. */
+static int send_one(struct daemon *d, const uint8_t *buf, size_t len, int dest)
+{
+	if (channel_send(d->ch, dest, buf, len) == 0)
+		return 1;
+	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
+		if (buf != d->pend)
+			memcpy(d->pend, buf, len);
+		d->pend_len = len;
+		d->pend_dest = dest;
+		ev_io_start(d->loop, &d->sync_w);
+		return 0;
+	}
+	/* Lost on the way out: the receiver will ask again. */
+	if (d->tx_errors++ % 1000 == 0)
+		log_warn("sync send");
+	return 1;
+}
+
+static void flush_output(struct daemon *d)
+{
+	uint64_t now = now_ms();
+	uint8_t buf[RX_BUF];
+
+	if (d->pend_len) {
+		if (!send_one(d, d->pend, d->pend_len, d->pend_dest))
+			return;
+		d->pend_len = 0;
+	}
+	ev_io_stop(d->loop, &d->sync_w);
+	for (int i = 0; i < OUTPUT_BURST; i++) {
+		int dest;
+		size_t len = ftfw_output(d->ftfw, now, buf, sizeof(buf), &dest);
+
+		if (!len)
+			break;
+		if (!send_one(d, buf, len, dest))
+			return;
+	}
+	arm_timer(d);
+}
+
+static void sync_write_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	flush_output(w->data);
+}
+
+static void sync_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct daemon *d = w->data;
+	struct sockaddr_storage from;
+	uint64_t now = now_ms();
+
+	for (int i = 0; i < INPUT_BURST; i++) {
+		long n = channel_recv(d->ch, d->rxbuf, sizeof(d->rxbuf), &from);
+		char name[64];
+		int slot = -1;
+
+		if (n < 0)
+			break;
+		if ((size_t)n > sizeof(d->rxbuf)) {
+			d->rx_oversize++;
+			continue;
+		}
+		channel_addr_str(&from, name, sizeof(name));
+		if (d->conf.sync.transport == TRANSPORT_UDP &&
+		    (slot = channel_peer_slot(d->ch, &from)) < 0) {
+			d->ftfw->rx_foreign++;
+			continue;
+		}
+		ftfw_input(d->ftfw, slot, name, d->rxbuf, (size_t)n, now);
+	}
+	flush_output(d);
+}
+
+static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	flush_output(w->data);
+}
+
+/* ---- control ------------------------------------------------------------ */
+
+static void kv(struct ctl_client *c, const char *sec, const char *key, uint64_t v)
+{
+	ctl_put_kv_u64(&c->out, sec, key, v);
+}
+
+static size_t external_live(const struct daemon *d)
+{
+	size_t n = 0;
+
+	for (int i = 0; i < FTFW_MAX_PEERS; i++)
+		if (d->ftfw->peers[i].used)
+			n += cache_live(d->ftfw->peers[i].rx.ext);
+	return n;
+}
+
+static void peer_section(const struct ftfw_peer *p, char *sec, size_t len)
+{
+	snprintf(sec, len, "peer %s", p->name);
+}
+
+static void do_status(struct daemon *d, struct ctl_client *c)
+{
+	uint64_t now = now_ms();
+	char epoch[16];
+
+	snprintf(epoch, sizeof(epoch), "%08x", d->ftfw->conf.epoch);
+	ctl_put_kv_str(&c->out, "daemon", "version", CTSYNC_VERSION);
+	kv(c, "daemon", "node_id", d->ftfw->conf.node_id);
+	ctl_put_kv_str(&c->out, "daemon", "epoch", epoch);
+	kv(c, "daemon", "uptime_s", (now - d->started) / 1000);
+	ctl_put_kv_str(&c->out, "daemon", "transport",
+		       d->conf.sync.transport == TRANSPORT_MULTICAST ? "multicast" : "udp");
+	ctl_put_kv_str(&c->out, "daemon", "in_sync", ftfw_in_sync(d->ftfw) ? "yes" : "no");
+	kv(c, "cache", "internal", cache_live(d->internal));
+	kv(c, "cache", "external", external_live(d));
+	kv(c, "cache", "queued", ftfw_queued(d->ftfw));
+	kv(c, "cache", "unacked", ftfw_unacked(d->ftfw));
+	for (int i = 0; i < FTFW_MAX_PEERS; i++) {
+		const struct ftfw_peer *p = &d->ftfw->peers[i];
+		char sec[80];
+
+		if (!p->used)
+			continue;
+		peer_section(p, sec, sizeof(sec));
+		kv(c, sec, "node_id", p->node_id);
+		ctl_put_kv_str(&c->out, sec, "state",
+			       !p->last_heard ? "unknown" : p->alive ? "up" : "down");
+		if (p->last_heard)
+			kv(c, sec, "last_heard_ms", now - p->last_heard);
+		kv(c, sec, "flows", cache_live(p->rx.ext));
+		ctl_put_kv_str(&c->out, sec, "table",
+			       !p->rx.known ? "none" :
+			       (p->rx.token || p->rx.sweep_pending) ? "resyncing" :
+			       p->rx.expected < p->rx.highest ? "repairing" : "complete");
+	}
+}
+
+static void do_stats(struct daemon *d, struct ctl_client *c)
+{
+	const struct ftfw *f = d->ftfw;
+	const struct wire_stats *w = &f->wire;
+
+	kv(c, "kernel", "events_new", d->ks.ev_new);
+	kv(c, "kernel", "events_update", d->ks.ev_update);
+	kv(c, "kernel", "events_destroy", d->ks.ev_destroy);
+	kv(c, "kernel", "events_own", d->ks.ev_own);
+	kv(c, "kernel", "filtered", d->ks.filtered);
+	kv(c, "kernel", "overruns", d->ks.overruns);
+	kv(c, "kernel", "dumps", d->ks.dumps);
+	kv(c, "kernel", "dumped", d->ks.dumped);
+	kv(c, "kernel", "reconciled", d->ks.reconciled);
+	kv(c, "cache", "internal", cache_live(d->internal));
+	kv(c, "cache", "internal_tombstones", d->internal->dead);
+	kv(c, "cache", "external", external_live(d));
+	kv(c, "cache", "refused", d->ks.refused);
+	kv(c, "sync", "tx_datagrams", f->tx.datagrams);
+	kv(c, "sync", "tx_bytes", f->tx.bytes);
+	kv(c, "sync", "tx_flows", f->tx.flows);
+	kv(c, "sync", "tx_destroys", f->tx.destroys);
+	kv(c, "sync", "tx_heartbeats", f->tx.heartbeats);
+	kv(c, "sync", "tx_status", f->tx.status);
+	kv(c, "sync", "retransmitted", f->tx.retransmitted);
+	kv(c, "sync", "bulks", f->tx.bulks);
+	kv(c, "sync", "window_full", f->tx.window_full);
+	kv(c, "sync", "tx_errors", d->tx_errors);
+	kv(c, "sync", "queued", ftfw_queued(f));
+	kv(c, "sync", "unacked", ftfw_unacked(f));
+	kv(c, "malformed", "bad_len", w->rx_bad_len + d->rx_oversize);
+	kv(c, "malformed", "bad_version", w->rx_bad_version);
+	kv(c, "malformed", "bad_type", w->rx_bad_type);
+	kv(c, "malformed", "bad_record", w->rx_bad_record);
+	kv(c, "malformed", "bad_attr", w->rx_bad_attr);
+	kv(c, "malformed", "bad_status", w->rx_bad_status);
+	kv(c, "malformed", "unknown_record", w->rx_unknown_record);
+	kv(c, "malformed", "unknown_attr", w->rx_unknown_attr);
+	kv(c, "malformed", "foreign", f->rx_foreign);
+	kv(c, "commit", "runs", d->cs.runs);
+	kv(c, "commit", "created", d->cs.created);
+	kv(c, "commit", "exists", d->cs.exists);
+	kv(c, "commit", "failed", d->cs.failed);
+	kv(c, "commit", "last_usec", d->cs.last_usec);
+	for (int i = 0; i < FTFW_MAX_PEERS; i++) {
+		const struct ftfw_peer *p = &f->peers[i];
+		const struct ftfw_peer_stats *s = &p->st;
+		char sec[80];
+
+		if (!p->used)
+			continue;
+		peer_section(p, sec, sizeof(sec));
+		kv(c, sec, "rx_datagrams", s->rx_datagrams);
+		kv(c, sec, "rx_bytes", s->rx_bytes);
+		kv(c, sec, "rx_flows", s->rx_flows);
+		kv(c, sec, "rx_destroys", s->rx_destroys);
+		kv(c, sec, "rx_stale", s->rx_stale);
+		kv(c, sec, "rx_dup", s->rx_dup);
+		kv(c, sec, "rx_lost", s->rx_lost);
+		kv(c, sec, "rx_void", s->rx_void);
+		kv(c, sec, "nack_sent", s->nack_sent);
+		kv(c, sec, "nack_rcvd", s->nack_rcvd);
+		kv(c, sec, "acks_rcvd", s->acks_rcvd);
+		kv(c, sec, "resync_requested", s->resync_requested);
+		kv(c, sec, "resync_done", s->resync_done);
+		kv(c, sec, "resync_served", s->resync_served);
+		kv(c, sec, "swept", s->swept);
+		kv(c, sec, "restarts", s->restarts);
+		kv(c, sec, "cache_full", s->cache_full);
+	}
+}
+
+struct dump_ctx {
+	struct ctl_client *c;
+	uint32_t origin;
+};
+
+static int dump_one(struct cache_entry *e, void *arg)
+{
+	struct dump_ctx *dc = arg;
+
+	if (!(e->flags & CE_DEAD))
+		ctl_put_flow(&dc->c->out, dc->origin, &e->flow);
+	return 0;
+}
+
+static void do_dump(struct daemon *d, struct ctl_client *c, int which)
+{
+	struct dump_ctx dc = { c, d->ftfw->conf.node_id };
+
+	if (which == CTL_CACHE_INTERNAL) {
+		cache_foreach(d->internal, dump_one, &dc);
+		return;
+	}
+	for (int i = 0; i < FTFW_MAX_PEERS; i++) {
+		struct ftfw_peer *p = &d->ftfw->peers[i];
+
+		if (p->used) {
+			dc.origin = p->node_id;
+			cache_foreach(p->rx.ext, dump_one, &dc);
+		}
+	}
+}
+
+/* Commit walks a snapshot of entry pointers (the kernel wants pull). */
+struct commit_iter {
+	struct cache_entry **v;
+	size_t n, cap, i;
+};
+
+static int collect_one(struct cache_entry *e, void *arg)
+{
+	struct commit_iter *it = arg;
+
+	if (e->flags & CE_DEAD)
+		return 0;
+	if (it->n == it->cap) {
+		size_t cap = it->cap ? it->cap * 2 : 4096;
+		struct cache_entry **v = realloc(it->v, cap * sizeof(*v));
+
+		if (!v)
+			return -1;
+		it->v = v;
+		it->cap = cap;
+	}
+	it->v[it->n++] = e;
+	return 0;
+}
+
+static const struct flow *commit_next(void *arg)
+{
+	struct commit_iter *it = arg;
+
+	return it->i < it->n ? &it->v[it->i++]->flow : NULL;
+}
+
+static void do_commit(struct daemon *d, struct ctl_client *c)
+{
+	struct commit_iter it = { 0 };
+	struct commit_result r = { 0 };
+	uint64_t t0 = now_ms(), usec;
+	char msg[256];
+	int rc = 0;
+
+	for (int i = 0; i < FTFW_MAX_PEERS && rc == 0; i++)
+		if (d->ftfw->peers[i].used)
+			rc = cache_foreach(d->ftfw->peers[i].rx.ext, collect_one, &it);
+	if (rc < 0) {
+		free(it.v);
+		ctl_put_done(&c->out, -ENOMEM, "out of memory");
+		return;
+	}
+	if (kernel_commit(d->k, commit_next, &it, d->conf.kernel.commit_batch, &r) < 0) {
+		snprintf(msg, sizeof(msg), "commit failed: %s", strerror(errno));
+		free(it.v);
+		log_warnx("%s", msg);
+		ctl_put_done(&c->out, -errno, msg);
+		return;
+	}
+	free(it.v);
+	usec = (now_ms() - t0) * 1000;
+	d->cs.runs++;
+	d->cs.created += r.created;
+	d->cs.exists += r.exists;
+	d->cs.failed += r.failed;
+	d->cs.last_usec = usec;
+	kv(c, "commit", "created", r.created);
+	kv(c, "commit", "exists", r.exists);
+	kv(c, "commit", "failed", r.failed);
+	kv(c, "commit", "usec", usec);
+	if (r.failed)
+		ctl_put_kv_str(&c->out, "commit", "first_error", r.first_failed[0] ?
+			       r.first_failed : strerror(r.first_error));
+	snprintf(msg, sizeof(msg), "committed %" PRIu64 " flows in %" PRIu64 " ms "
+		 "(created %" PRIu64 ", already present %" PRIu64 ", failed %" PRIu64 ")",
+		 r.created + r.exists + r.failed, usec / 1000, r.created, r.exists, r.failed);
+	log_info("%s", msg);
+	if (r.failed)
+		log_warnx("commit: first failure: %s: %s", r.first_failed,
+			  strerror(r.first_error));
+	ctl_put_done(&c->out, 0, msg);
+}
+
+static void handle(void *arg, struct ctl_client *c, const struct ctl_frame *req)
+{
+	struct daemon *d = arg;
+	char msg[128];
+	int which = req->len >= 1 ? req->body[0] : 0;
+
+	switch (req->type) {
+	case CTL_REQ_STATUS:
+		do_status(d, c);
+		break;
+	case CTL_REQ_STATS:
+		do_stats(d, c);
+		break;
+	case CTL_REQ_DUMP:
+		if (which != CTL_CACHE_INTERNAL && which != CTL_CACHE_EXTERNAL) {
+			ctl_put_done(&c->out, -EINVAL, "dump: internal or external?");
+			return;
+		}
+		do_dump(d, c, which);
+		break;
+	case CTL_REQ_COMMIT:
+		do_commit(d, c);
+		return;
+	case CTL_REQ_FLUSH:
+		if (which == CTL_CACHE_EXTERNAL) {
+			ftfw_flush_external(d->ftfw);
+			ctl_put_done(&c->out, 0, "external cache flushed");
+		} else if (which == CTL_CACHE_INTERNAL) {
+			ftfw_reset_internal(d->ftfw);
+			reconcile(d);
+			ftfw_start_bulk(d->ftfw);
+			snprintf(msg, sizeof(msg), "internal cache reloaded from the "
+				 "kernel: %zu flows", cache_live(d->internal));
+			ctl_put_done(&c->out, 0, msg);
+		} else {
+			ctl_put_done(&c->out, -EINVAL, "flush: internal or external?");
+		}
+		flush_output(d);
+		return;
+	case CTL_REQ_RESYNC: {
+		int n = ftfw_request_resync(d->ftfw, now_ms());
+
+		snprintf(msg, sizeof(msg), "asked %d peer%s for %s table", n,
+			 n == 1 ? "" : "s", n == 1 ? "its" : "their");
+		ctl_put_done(&c->out, n ? 0 : -ENOTCONN, n ? msg : "no peer heard from yet");
+		flush_output(d);
+		return;
+	}
+	case CTL_REQ_BULK:
+		ftfw_start_bulk(d->ftfw);
+		snprintf(msg, sizeof(msg), "sending %zu flows to the peers",
+			 cache_live(d->internal));
+		ctl_put_done(&c->out, 0, msg);
+		flush_output(d);
+		return;
+	default:
+		ctl_put_done(&c->out, -EOPNOTSUPP, "unknown request");
+		return;
+	}
+	ctl_put_done(&c->out, 0, NULL);
+}
+
+static void client_close(struct client *cl)
+{
+	ev_io_stop(cl->d->loop, &cl->io);
+	control_client_free(cl->c);
+	free(cl);
+}
+
+static void client_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct client *cl = (struct client *)w;
+	int r;
+
+	if ((revents & EV_READ) && control_client_read(cl->c, handle, cl->d) < 0) {
+		/* Flush a final error reply, if any, then close. */
+		control_client_write(cl->c);
+		client_close(cl);
+		return;
+	}
+	r = control_client_write(cl->c);
+	if (r < 0) {
+		client_close(cl);
+		return;
+	}
+	ev_io_stop(loop, &cl->io);
+	ev_io_set(&cl->io, cl->c->fd, r > 0 ? EV_READ | EV_WRITE : EV_READ);
+	ev_io_start(loop, &cl->io);
+}
+
+static void ctl_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct daemon *d = w->data;
+	struct ctl_client *c;
+
+	while ((c = control_accept(d->ctl_fd))) {
+		struct client *cl = calloc(1, sizeof(*cl));
+
+		if (!cl) {
+			control_client_free(c);
+			return;
+		}
+		cl->c = c;
+		cl->d = d;
+		c->user = cl;
+		ev_io_init(&cl->io, client_cb, c->fd, EV_READ);
+		ev_io_start(loop, &cl->io);
+	}
+}
+
+/* ---- signals, start-up -------------------------------------------------- */
+
+static void sig_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	log_info("signal %d: exiting", w->signum);
+	ev_break(loop, EVBREAK_ALL);
+}
+
+static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct daemon *d = w->data;
+
+	log_info("SIGHUP: re-reading the kernel table");
+	reconcile(d);
+	flush_output(d);
+}
+
+/* The host's addresses, so flows to or from the firewall itself are not
+ * replicated. */
+static size_t local_prefixes(struct prefix *out, size_t max)
+{
+	struct ifaddrs *ifa, *i;
+	size_t n = 0;
+
+	if (getifaddrs(&ifa) < 0) {
+		log_warn("getifaddrs");
+		return 0;
+	}
+	for (i = ifa; i && n < max; i = i->ifa_next) {
+		if (!i->ifa_addr)
+			continue;
+		if (i->ifa_addr->sa_family == AF_INET) {
+			out[n] = (struct prefix){ .family = AF_INET, .len = 32 };
+			out[n++].addr.v4 = ((struct sockaddr_in *)(void *)i->ifa_addr)->sin_addr.s_addr;
+		} else if (i->ifa_addr->sa_family == AF_INET6) {
+			out[n] = (struct prefix){ .family = AF_INET6, .len = 128 };
+			memcpy(out[n++].addr.b, &((struct sockaddr_in6 *)(void *)i->ifa_addr)->sin6_addr, 16);
+		}
+	}
+	freeifaddrs(ifa);
+	return n;
+}
+
+static uint32_t derive_node_id(const struct config *c)
+{
+	const uint8_t *p = (const uint8_t *)&c->sync.local;
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < sizeof(c->sync.local); i++)
+		h = (h ^ p[i]) * 16777619u;
+	return h ? h : 1;
+}
+
+static uint32_t random_u32(void)
+{
+	uint32_t v = 0;
+
+	while (v == 0)
+		if (getrandom(&v, sizeof(v), 0) != sizeof(v))
+			v = (uint32_t)time(NULL) ^ (uint32_t)getpid() << 16;
+	return v;
+}
+
+static void warn_sysctl(void)
+{
+	FILE *f = fopen("/proc/sys/net/netfilter/nf_conntrack_events", "r");
+	int v = -1;
+
+	if (!f)
+		return;
+	if (fscanf(f, "%d", &v) == 1 && v != 1)
+		log_warnx("net.netfilter.nf_conntrack_events is %d: flows that "
+			  "existed before ctsyncd started send no further events; "
+			  "set it to 1", v);
+	fclose(f);
+}
+
+int daemon_run(const struct config *c)
+{
+	struct daemon *d = calloc(1, sizeof(*d));
+	struct prefix local[256];
+	size_t nlocal;
+	struct ftfw_conf fc;
+	int status = 1;
+
+	if (!d)
+		fatal("calloc");
+	d->conf = *c;
+	d->ctl_fd = -1;
+	d->started = now_ms();
+	nlocal = c->filter.ignore_local ? local_prefixes(local, 256) : 0;
+	if (!(d->filter = filter_new(c, local, nlocal)))
+		fatal("filter");
+	if (!(d->internal = cache_new(c->cache.max_entries, random_u32())))
+		fatal("cache");
+	fc = (struct ftfw_conf){
+		.node_id = c->node_id ? c->node_id : derive_node_id(c),
+		.epoch = random_u32(),
+		.first_seq = random_u32(),
+		.max_datagram = c->sync.mtu - (c->sync.local.ss_family == AF_INET6 ? 48 : 28),
+		.heartbeat_ms = c->sync.heartbeat_ms,
+		.ack_ms = c->sync.ack_ms,
+		.peer_timeout_ms = c->sync.peer_timeout_ms,
+		.window = c->sync.window,
+		.max_external = c->cache.max_entries,
+		.hash_seed = random_u32(),
+	};
+	if (!(d->ftfw = ftfw_new(&fc, d->internal)))
+		fatal("ftfw");
+	for (size_t i = 0; i < c->sync.npeers; i++) {
+		char name[64];
+
+		channel_addr_str(&c->sync.peers[i], name, sizeof(name));
+		if (ftfw_add_peer(d->ftfw, name) < 0)
+			fatal("peer %s", name);
+	}
+
+	/* Events first, then the dump, so nothing falls in between. */
+	if (!(d->k = kernel_open(c->kernel.event_buffer))) {
+		log_warn("ctnetlink");
+		goto out;
+	}
+	warn_sysctl();
+	if (reconcile(d) < 0)
+		goto out;
+	ftfw_start_bulk(d->ftfw);
+	if (!(d->ch = channel_open(c)))
+		goto out;
+	if ((d->ctl_fd = control_listen(c->control.socket, c->control.group,
+					c->control.mode)) < 0)
+		goto out;
+
+	d->loop = ev_default_loop(EVFLAG_AUTO);
+	ev_io_init(&d->kernel_w, kernel_cb, kernel_event_fd(d->k), EV_READ);
+	ev_io_init(&d->sync_r, sync_read_cb, channel_fd(d->ch), EV_READ);
+	ev_io_init(&d->sync_w, sync_write_cb, channel_fd(d->ch), EV_WRITE);
+	ev_io_init(&d->ctl_w, ctl_accept_cb, d->ctl_fd, EV_READ);
+	ev_timer_init(&d->timer, timer_cb, 0.0, 0.0);
+	ev_signal_init(&d->sig_int, sig_cb, SIGINT);
+	ev_signal_init(&d->sig_term, sig_cb, SIGTERM);
+	ev_signal_init(&d->sig_hup, hup_cb, SIGHUP);
+	d->kernel_w.data = d->sync_r.data = d->sync_w.data = d->ctl_w.data = d;
+	d->timer.data = d->sig_hup.data = d;
+	ev_io_start(d->loop, &d->kernel_w);
+	ev_io_start(d->loop, &d->sync_r);
+	ev_io_start(d->loop, &d->ctl_w);
+	ev_signal_start(d->loop, &d->sig_int);
+	ev_signal_start(d->loop, &d->sig_term);
+	ev_signal_start(d->loop, &d->sig_hup);
+	signal(SIGPIPE, SIG_IGN);
+
+	log_info("ctsyncd %s: node %u, %zu flows, %s sync on port %u, control %s",
+		 CTSYNC_VERSION, fc.node_id, cache_live(d->internal),
+		 c->sync.transport == TRANSPORT_MULTICAST ? "multicast" : "unicast",
+		 c->sync.port, c->control.socket);
+#if HAVE_SYSTEMD
+	sd_notify(0, "READY=1");
+#endif
+	flush_output(d);
+	ev_run(d->loop, 0);
+	status = 0;
+#if HAVE_SYSTEMD
+	sd_notify(0, "STOPPING=1");
+#endif
+out:
+	if (d->ctl_fd >= 0) {
+		close(d->ctl_fd);
+		unlink(c->control.socket);
+	}
+	channel_close(d->ch);
+	kernel_close(d->k);
+	ftfw_free(d->ftfw);
+	cache_free(d->internal);
+	filter_free(d->filter);
+	free(d);
+	return status;
+}

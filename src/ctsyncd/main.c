@@ -1,2 +1,123 @@
-/* placeholder */
-int main(void) { return 0; }
+/*
+ * main.c - ctsyncd: options, configuration check, start.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctsync_config.h"
+#include "config.h"
+#include "daemon.h"
+#include "log.h"
+
+#define DEFAULT_CONFIG CTSYNC_SYSCONFDIR "/ctsync/ctsyncd.yaml"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: ctsyncd [-nvV] [-c file]\n"
+		"  -c, --config FILE  configuration (default " DEFAULT_CONFIG ")\n"
+		"  -n, --check        check the configuration and exit\n"
+		"  -v, --verbose      log debug messages; with -n, print the\n"
+		"                     effective configuration\n"
+		"  -V, --version      print the version and exit\n"
+		"  -h, --help         this help\n"
+		"ctsyncd runs in the foreground and logs to standard error\n"
+		"(or syslog, see ctsyncd.yaml(5)).  Operate it with ctctl(8).\n");
+}
+
+/* Read the whole file; NULL with errno on failure. */
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	size_t cap = 0, n = 0;
+
+	if (!f)
+		return NULL;
+	for (;;) {
+		if (n == cap) {
+			char *nb = realloc(buf, cap = cap ? cap * 2 : 4096);
+
+			if (!nb) {
+				free(buf);
+				fclose(f);
+				errno = ENOMEM;
+				return NULL;
+			}
+			buf = nb;
+		}
+		size_t r = fread(buf + n, 1, cap - n, f);
+
+		n += r;
+		if (r == 0)
+			break;
+	}
+	if (ferror(f)) {
+		free(buf);
+		fclose(f);
+		errno = EIO;
+		return NULL;
+	}
+	fclose(f);
+	*len = n;
+	return buf;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check", no_argument, NULL, 'n' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = DEFAULT_CONFIG;
+	struct config conf;
+	bool check = false;
+	int verbose = 0, ch, errors;
+	char *buf;
+	size_t len;
+
+	while ((ch = getopt_long(argc, argv, "c:nvVh", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': path = optarg; break;
+		case 'n': check = true; break;
+		case 'v': verbose++; break;
+		case 'V': printf("ctsyncd %s\n", CTSYNC_VERSION); return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	log_init("ctsyncd", LOG_TO_STDERR, verbose);
+	if (!(buf = slurp(path, &len))) {
+		fprintf(stderr, "ctsyncd: %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	errors = config_parse(&conf, path, buf, len, stderr);
+	free(buf);
+	if (errors) {
+		fprintf(stderr, "ctsyncd: %s: %d error%s\n", path, errors,
+			errors == 1 ? "" : "s");
+		return 1;
+	}
+	if (check) {
+		if (verbose)
+			config_print(&conf, stdout);
+		printf("configuration OK\n");
+		return 0;
+	}
+	if (verbose > conf.log.verbose)
+		conf.log.verbose = verbose;
+	log_init("ctsyncd", conf.log.syslog ? LOG_TO_SYSLOG : LOG_TO_STDERR,
+		 conf.log.verbose);
+	return daemon_run(&conf);
+}

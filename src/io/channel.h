@@ -25,4 +25,10 @@ int channel_send(struct channel *ch, int i, const void *buf, size_t len);
 long channel_recv(struct channel *ch, void *buf, size_t len,
 		  struct sockaddr_storage *from);
 
+/* The configured peer whose address is from's (unicast), or -1. */
+int channel_peer_slot(const struct channel *ch, const struct sockaddr_storage *from);
+
+/* "192.0.2.2" or "2001:db8::2" for logs and ctctl. */
+void channel_addr_str(const struct sockaddr_storage *a, char *buf, size_t len);
+
 #endif
