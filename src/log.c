@@ -25,6 +25,7 @@ void log_setverbose(int verbose)
 	verbosity = verbose;
 }
 
+__attribute__((format(printf, 2, 0)))
 static void vlog(int pri, const char *fmt, va_list ap, const char *err)
 {
 	char msg[1024];
