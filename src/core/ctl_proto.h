@@ -10,8 +10,10 @@
 #include "ctsync/ctl.h"
 #include "flow.h"
 
-/* A growable byte buffer.  Functions that append return 0, or -1 on
- * ENOMEM (the buffer keeps what it had). */
+/* A growable byte buffer.  Functions that append return 0, or -1 with
+ * errno ENOMEM, EMSGSIZE (the frame would exceed CTL_MAX_FRAME) or EINVAL
+ * (a KV section or key over 255 bytes; a flow wire_put_flow() refuses);
+ * the buffer keeps what it had. */
 struct ctl_buf {
 	uint8_t *data;
 	size_t   len;
@@ -52,11 +54,14 @@ struct ctl_kv {
 	char    str[1024];
 };
 
-/* Decode bodies; -1 if malformed. */
+/* Decode bodies; -1 if malformed or f->type is not the decoder's.
+ * A CTL_V_STR value longer than kv->str holds is cut to fit. */
 int ctl_get_kv(const struct ctl_frame *f, struct ctl_kv *kv);
 /* f->flow.ext points into ext when present. */
 int ctl_get_flow(const struct ctl_frame *f, uint32_t *origin,
 		 struct flow *flow, struct flow_ext *ext);
+/* *msg points into f's body, or is NULL when the DONE has no message
+ * (ctl_put_done() sends none for NULL or ""). */
 int ctl_get_done(const struct ctl_frame *f, int32_t *status,
 		 const char **msg);
 

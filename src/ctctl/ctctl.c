@@ -1,2 +1,495 @@
-/* placeholder */
-int main(void) { return 0; }
+/*
+ * ctctl.c - the operator's command line for ctsyncd.
+ *
+ * One command is one request frame on the control socket; the reply
+ * (items, then a DONE) is printed as text or, with -j, JSON.  Commands
+ * come from the table below, which also writes --help; any unambiguous
+ * prefix of a command or of its argument is accepted (iproute2 style).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "ctsync_config.h"
+#include "ctl_proto.h"
+#include "print.h"
+
+#define PROG		"ctctl"
+#define REPLY_TIMEOUT_S	30	/* a commit of a large table takes seconds */
+#define RBUF_LEN	(4 * CTL_MAX_FRAME)
+
+enum reply_kind {
+	REPLY_KV,	/* named values by section, then DONE */
+	REPLY_FLOWS,	/* flows, then DONE */
+};
+
+struct ctx {
+	const char *sock;
+	const char *cmd;	/* the full command name, for messages */
+	bool json, pretty;
+	struct printer pr;
+	struct kv_list kvs;
+	uint64_t nflows;
+	bool array_open;	/* JSON dump: "[" printed */
+	int32_t status;		/* from DONE */
+	char *msg;		/* from DONE, NULL if none */
+};
+
+struct cmd;
+typedef int (*cmd_fn)(struct ctx *x, const struct cmd *c, int argc, char **argv);
+
+struct cmd {
+	const char *name;
+	const char *args;	/* usage of the one argument, NULL if none */
+	cmd_fn run;
+	uint16_t req;		/* CTL_REQ_* */
+	enum reply_kind reply;
+	const char *help;
+};
+
+static int cmd_request(struct ctx *x, const struct cmd *c, int argc, char **argv);
+static int cmd_help(struct ctx *x, const struct cmd *c, int argc, char **argv);
+
+static const struct cmd cmds[] = {
+	{ "status", NULL, cmd_request, CTL_REQ_STATUS, REPLY_KV,
+	  "Show daemon, cache and peer state" },
+	{ "stats", NULL, cmd_request, CTL_REQ_STATS, REPLY_KV,
+	  "Show counters: per peer, caches, kernel events" },
+	{ "dump", "internal|external", cmd_request, CTL_REQ_DUMP, REPLY_FLOWS,
+	  "List cached flows" },
+	{ "commit", NULL, cmd_request, CTL_REQ_COMMIT, REPLY_KV,
+	  "Commit the external cache into the kernel" },
+	{ "flush", "internal|external", cmd_request, CTL_REQ_FLUSH, REPLY_KV,
+	  "Empty a cache (internal is rebuilt from the kernel)" },
+	{ "resync", NULL, cmd_request, CTL_REQ_RESYNC, REPLY_KV,
+	  "Ask peers to send their tables" },
+	{ "bulk", NULL, cmd_request, CTL_REQ_BULK, REPLY_KV,
+	  "Send our table to the peers" },
+	{ "help", NULL, cmd_help, 0, REPLY_KV,
+	  "Show this help" },
+};
+
+struct cache_name {
+	const char *name;
+	uint8_t id;
+};
+
+static const struct cache_name caches[] = {
+	{ "internal", CTL_CACHE_INTERNAL },
+	{ "external", CTL_CACHE_EXTERNAL },
+};
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+/*
+ * Look word up in a table of n entries of size bytes whose first member
+ * is the name (const char *): the exact name, else the one name it is a
+ * prefix of.  Returns the index, or -1 after printing why: no such name
+ * (with hint), or which names it could be.  what names the word
+ * ("command").
+ */
+static int match(const char *word, const void *tbl, size_t n, size_t size,
+		 const char *what, const char *hint)
+{
+	const char *name;
+	size_t wl = strlen(word), hits = 0;
+	int found = -1;
+
+	for (size_t i = 0; i < n; i++) {
+		name = *(const char *const *)((const char *)tbl + i * size);
+		if (strcmp(word, name) == 0)
+			return (int)i;
+		if (wl && strncmp(word, name, wl) == 0) {
+			hits++;
+			found = (int)i;
+		}
+	}
+	if (hits == 1)
+		return found;
+	if (hits == 0) {
+		fprintf(stderr, PROG ": unknown %s \"%s\" (%s)\n", what, word,
+			hint);
+		return -1;
+	}
+	fprintf(stderr, PROG ": ambiguous %s \"%s\":", what, word);
+	for (size_t i = 0, k = 0; i < n; i++) {
+		name = *(const char *const *)((const char *)tbl + i * size);
+		if (strncmp(word, name, wl) == 0)
+			fprintf(stderr, "%s %s", k++ ? "," : "", name);
+	}
+	fputc('\n', stderr);
+	return -1;
+}
+
+static void usage(FILE *f)
+{
+	int w = 0, l;
+
+	for (size_t i = 0; i < NELEM(cmds); i++) {
+		l = (int)strlen(cmds[i].name);
+		if (cmds[i].args)
+			l += 1 + (int)strlen(cmds[i].args);
+		if (l > w)
+			w = l;
+	}
+	fprintf(f,
+		"Usage: " PROG " [-s SOCKET] [-j|--json] [-p|--pretty] COMMAND [ARGS]\n"
+		"       " PROG " -h|--help | -V|--version\n"
+		"\n"
+		"Commands (any unambiguous prefix will do):\n");
+	for (size_t i = 0; i < NELEM(cmds); i++) {
+		l = fprintf(f, "  %s%s%s", cmds[i].name,
+			    cmds[i].args ? " " : "",
+			    cmds[i].args ? cmds[i].args : "");
+		fprintf(f, "%*s%s\n", w + 5 - l, "", cmds[i].help);
+	}
+	fprintf(f,
+		"\n"
+		"Options:\n"
+		"  -s, --socket SOCKET  control socket (default: $CTSYNC_SOCKET, else\n"
+		"                       " CTL_DEFAULT_SOCKET ")\n"
+		"  -j, --json           print JSON\n"
+		"  -p, --pretty         print indented JSON (implies --json)\n"
+		"  -h, --help           show this help\n"
+		"  -V, --version        show the version\n");
+}
+
+static int cmd_help(struct ctx *x, const struct cmd *c, int argc, char **argv)
+{
+	usage(stdout);
+	return 0;
+}
+
+/* Connect to the daemon, or say in one line why not and return -1. */
+static int ctl_connect(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct group *gr;
+	struct stat st;
+	int fd, err;
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		fprintf(stderr, PROG ": socket path too long: %s\n", path);
+		return -1;
+	}
+	strcpy(sun.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		fprintf(stderr, PROG ": socket: %s\n", strerror(errno));
+		return -1;
+	}
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
+		return fd;
+	err = errno;
+	close(fd);
+	switch (err) {
+	case ENOENT:
+	case ECONNREFUSED:	/* a socket file left by a daemon that died */
+		fprintf(stderr, PROG ": ctsyncd not running (connect %s: %s)\n",
+			path, strerror(err));
+		break;
+	case EACCES:
+	case EPERM:
+		fprintf(stderr, PROG ": permission denied (connect %s: %s); ",
+			path, strerror(err));
+		if (stat(path, &st) == 0 && st.st_gid != 0 &&
+		    (gr = getgrgid(st.st_gid)))
+			fprintf(stderr, "run as root or as a member of group "
+				"%s\n", gr->gr_name);
+		else
+			fprintf(stderr, "run as root\n");
+		break;
+	default:
+		fprintf(stderr, PROG ": cannot reach ctsyncd (connect %s: %s)\n",
+			path, strerror(err));
+	}
+	return -1;
+}
+
+static int send_all(int fd, const uint8_t *p, size_t len)
+{
+	ssize_t n;
+
+	while (len) {
+		n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static void fail(struct ctx *x, const char *what)
+{
+	fprintf(stderr, PROG ": %s: %s\n", x->cmd, what);
+}
+
+/* One reply frame.  Returns 1 after DONE, 0 for more, -1 if malformed. */
+static int on_frame(struct ctx *x, const struct cmd *c, const struct ctl_frame *f)
+{
+	struct ctl_kv kv;
+	struct flow flow;
+	struct flow_ext ext;
+	uint32_t origin;
+	const char *msg;
+
+	switch (f->type) {
+	case CTL_REP_KV:
+		if (ctl_get_kv(f, &kv) < 0)
+			return -1;
+		if (c->reply != REPLY_KV)
+			return 0;
+		if (kv_list_add(&x->kvs, kv.section, kv.key,
+				kv.vtype == CTL_V_STR ? kv.str : NULL, kv.u64) < 0) {
+			fail(x, strerror(ENOMEM));
+			exit(1);
+		}
+		return 0;
+	case CTL_REP_FLOW:
+		if (ctl_get_flow(f, &origin, &flow, &ext) < 0)
+			return -1;
+		if (c->reply != REPLY_FLOWS)
+			return 0;
+		if (!x->array_open) {
+			print_open_array(&x->pr, NULL);
+			x->array_open = true;
+		}
+		print_flow(&x->pr, origin, &flow);
+		x->nflows++;
+		return 0;
+	case CTL_REP_DONE:
+		if (ctl_get_done(f, &x->status, &msg) < 0)
+			return -1;
+		if (msg && *msg && !(x->msg = strdup(msg))) {
+			fail(x, strerror(ENOMEM));
+			exit(1);
+		}
+		return 1;
+	default:
+		return 0;	/* a newer daemon's item: not ours to print */
+	}
+}
+
+/* Read reply frames until DONE.  0, or -1 after saying what went wrong. */
+static int read_reply(struct ctx *x, const struct cmd *c, int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	struct ctl_frame f;
+	size_t len = 0, off;
+	uint8_t *buf;
+	ssize_t n;
+	long fl;
+	int rc = -1, r;
+
+	buf = malloc(RBUF_LEN);
+	if (!buf) {
+		fail(x, strerror(ENOMEM));
+		return -1;
+	}
+	for (;;) {
+		/* The limit is on silence, not on the whole reply: a long
+		 * dump keeps arriving, a hung daemon does not. */
+		r = poll(&pfd, 1, REPLY_TIMEOUT_S * 1000);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			fail(x, strerror(errno));
+			goto out;
+		}
+		if (r == 0) {
+			fprintf(stderr, PROG ": %s: no answer from ctsyncd "
+				"within %d s\n", x->cmd, REPLY_TIMEOUT_S);
+			goto out;
+		}
+		n = read(fd, buf + len, RBUF_LEN - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			fprintf(stderr, PROG ": %s: read from ctsyncd: %s\n",
+				x->cmd, strerror(errno));
+			goto out;
+		}
+		if (n == 0) {
+			fail(x, "ctsyncd closed the connection before "
+			     "finishing its answer");
+			goto out;
+		}
+		len += (size_t)n;
+		off = 0;
+		r = 0;
+		while ((fl = ctl_frame_get(buf + off, len - off, &f)) > 0) {
+			off += (size_t)fl;
+			r = on_frame(x, c, &f);
+			if (r < 0)
+				break;
+			if (r > 0) {
+				rc = 0;
+				goto out;
+			}
+		}
+		if (fl < 0 || r < 0) {
+			fail(x, "malformed reply from ctsyncd");
+			goto out;
+		}
+		/* What is left is part of one frame: less than
+		 * CTL_MAX_FRAME, so the buffer never fills up. */
+		memmove(buf, buf + off, len - off);
+		len -= off;
+	}
+out:
+	free(buf);
+	return rc;
+}
+
+static int cmd_request(struct ctx *x, const struct cmd *c, int argc, char **argv)
+{
+	struct ctl_buf req = { 0 };
+	uint8_t body[1];
+	size_t blen = 0;
+	char what[64];
+	int fd, i, rc = 1;
+
+	if (c->args) {
+		if (argc < 1) {
+			fprintf(stderr, PROG ": %s: missing argument %s\n",
+				c->name, c->args);
+			return 1;
+		}
+		snprintf(what, sizeof(what), "%s argument", c->name);
+		i = match(argv[0], caches, NELEM(caches), sizeof(caches[0]),
+			  what, c->args);
+		if (i < 0)
+			return 1;
+		body[blen++] = caches[i].id;
+		argc--;
+		argv++;
+	}
+	if (argc > 0) {
+		fprintf(stderr, PROG ": %s: unexpected argument \"%s\"\n",
+			c->name, argv[0]);
+		return 1;
+	}
+
+	fd = ctl_connect(x->sock);
+	if (fd < 0)
+		return 1;
+	if (ctl_put_frame(&req, c->req, body, blen) < 0) {
+		fail(x, strerror(errno));
+		goto out;
+	}
+	if (send_all(fd, req.data, req.len) < 0) {
+		fprintf(stderr, PROG ": %s: send to ctsyncd: %s\n", c->name,
+			strerror(errno));
+		goto out;
+	}
+	if (read_reply(x, c, fd) < 0) {
+		print_end(&x->pr);	/* keep partial JSON well-formed */
+		goto out;
+	}
+
+	if (c->reply == REPLY_FLOWS) {
+		if (x->json && (x->array_open || x->status == 0)) {
+			if (!x->array_open)
+				print_open_array(&x->pr, NULL);
+			print_close_array(&x->pr);
+		}
+		if (x->status == 0)
+			print_text(&x->pr, "%" PRIu64 " flow%s\n", x->nflows,
+				   x->nflows == 1 ? "" : "s");
+	} else if (x->status == 0 || x->kvs.n > 0) {
+		print_kv_list(&x->pr, &x->kvs, x->status == 0 ? x->msg : NULL);
+	}
+	if (x->status != 0) {
+		fail(x, x->msg ? x->msg : strerror(-x->status));
+		goto out;
+	}
+	rc = 0;
+out:
+	ctl_buf_free(&req);
+	close(fd);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "socket",  required_argument, NULL, 's' },
+		{ "json",    no_argument,       NULL, 'j' },
+		{ "pretty",  no_argument,       NULL, 'p' },
+		{ "help",    no_argument,       NULL, 'h' },
+		{ "version", no_argument,       NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ctx x = { 0 };
+	const char *env;
+	int opt, i, rc;
+
+	env = getenv("CTSYNC_SOCKET");
+	x.sock = env && *env ? env : CTL_DEFAULT_SOCKET;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+:s:jphV", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 's':
+			x.sock = optarg;
+			break;
+		case 'j':
+			x.json = true;
+			break;
+		case 'p':
+			x.json = x.pretty = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf(PROG " " CTSYNC_VERSION "\n");
+			return 0;
+		case ':':
+			fprintf(stderr, PROG ": option %s needs an argument "
+				"(try \"" PROG " help\")\n", argv[optind - 1]);
+			return 1;
+		default:
+			if (optopt)
+				fprintf(stderr, PROG ": unknown option -%c",
+					optopt);
+			else
+				fprintf(stderr, PROG ": unknown option %s",
+					argv[optind - 1]);
+			fprintf(stderr, " (try \"" PROG " help\")\n");
+			return 1;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1) {
+		usage(stderr);
+		return 1;
+	}
+	i = match(argv[0], cmds, NELEM(cmds), sizeof(cmds[0]), "command",
+		  "try \"" PROG " help\"");
+	if (i < 0)
+		return 1;
+	x.cmd = cmds[i].name;
+	print_init(&x.pr, stdout, x.json, x.pretty);
+	rc = cmds[i].run(&x, &cmds[i], argc - 1, argv + 1);
+	kv_list_free(&x.kvs);
+	free(x.msg);
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		fprintf(stderr, PROG ": write error: %s\n", strerror(errno));
+		rc = 1;
+	}
+	return rc;
+}

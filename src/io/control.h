@@ -16,14 +16,20 @@
 struct ctl_client {
 	int fd;
 	struct ctl_buf in;
-	struct ctl_buf out;
+	struct ctl_buf out;	/* pending: out.data[out_off..out.len) */
+	size_t out_off;		/* bytes of out already written; control.c
+				 * compacts lazily so a large reply costs
+				 * linear time, and resets out.len to 0
+				 * when drained (out.len > 0 = pending) */
 	void *user;		/* the daemon's watcher */
 };
 
 /*
  * Create the listening socket: unlink path, bind, chmod mode, chown to
  * group (by name; "" keeps root's).  Creates the parent directory 0755 if
- * missing.  Returns the fd, or -1 with errno (and a log line).
+ * missing.  Returns the fd (non-blocking, close-on-exec), or -1 with errno
+ * (and a log line): ENOENT for an unknown group, EADDRINUSE if a daemon
+ * still answers on path, EEXIST if path exists and is not a socket.
  */
 int control_listen(const char *path, const char *group, unsigned mode);
 
