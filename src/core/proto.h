@@ -44,9 +44,13 @@ struct wire_hdr {
 void wire_hdr_put(uint8_t *buf, const struct wire_hdr *h);
 
 /*
- * Check and read a datagram's header.  Checks: len >= WIRE_HDR_LEN,
- * version, type known, length field == len, epoch != 0.
- * Returns 0, or -1 with one of rx_bad_len/rx_bad_version/rx_bad_type bumped.
+ * Check and read a datagram's header.  Checks, in this order: len >=
+ * WIRE_HDR_LEN (rx_bad_len), version (rx_bad_version), length field == len
+ * (rx_bad_len), type known (rx_bad_type), epoch != 0 (rx_bad_version: no
+ * version-1 sender uses epoch 0, so such a datagram does not follow this
+ * version), a HEARTBEAT carries no payload (rx_bad_len).  flags are
+ * returned as received; reserved is ignored.
+ * Returns 0, or -1 with exactly one of those counters bumped (h unchanged).
  */
 int wire_hdr_get(const uint8_t *buf, size_t len, struct wire_hdr *h,
 		 struct wire_stats *st);
@@ -58,9 +62,13 @@ struct wbuf {
 	size_t   cap;
 };
 
-/* Bytes wire_put_flow() would use for f. */
+/* Bytes wire_put_flow() would use for f; 0 if f cannot be encoded. */
 size_t wire_flow_len(const struct flow *f);
-/* Append one record.  Return 0, or -1 if it does not fit (b unchanged). */
+/* Append one record.  Return 0, or -1 if it does not fit (b unchanged).
+ * A key whose family is neither AF_INET nor AF_INET6 cannot be encoded
+ * and also gives -1.  A helper name is sent only if 1..15 bytes long;
+ * SCTP state and tags travel in one attribute, so an SCTP flow with only
+ * one of FLOW_F_PROTO / FLOW_EXT_SCTP decodes with both (tags 0). */
 int wire_put_flow(struct wbuf *b, const struct flow *f);
 int wire_put_destroy(struct wbuf *b, const struct flow_key *k);
 int wire_put_bulk_end(struct wbuf *b, uint32_t begin_seq);
@@ -79,8 +87,11 @@ struct wire_rec {
  * Validate a whole DATA payload before anything of it is applied: every
  * record's framing and every known record's body and attributes.
  * Returns the number of records (known or not), or -1 with one of
- * rx_bad_record/rx_bad_attr bumped.  Counts nothing for unknown records or
- * attributes (wire_rec_next() does, as it skips them).
+ * rx_bad_record/rx_bad_attr bumped.  Besides a wrong alen, a protocol
+ * attribute that does not match the key's l4proto (TCP on a UDP flow,
+ * PROTO on a TCP flow) and a HELPER holding a NUL are rx_bad_attr.
+ * Counts nothing for unknown records or attributes (wire_rec_next()
+ * does, as it skips them).
  */
 int wire_data_check(const uint8_t *p, size_t len, struct wire_stats *st);
 
