@@ -67,9 +67,10 @@
  * |              node id of the stream acknowledged               |
  * |              epoch of the stream acknowledged                 |
  * |     cum: every seq up to and including it is held (or void)   |
- * |     resync token: 0, or a request for the full table          |
+ * |  resync_after: with WIRE_SF_RESYNC, send the full table in a  |
+ * |  transfer that begins after this seq; else 0                  |
  * +-------------------------------+-------------------------------+
- * |      nranges (<= 64)          |         reserved (0)          |
+ * |      nranges (<= 64)          |            flags              |
  * +-------------------------------+-------------------------------+
  * |  nranges x { first u32, last u32 }: missing seqs, inclusive   |
  */
@@ -116,6 +117,7 @@ enum wire_atype {
 };
 
 #define WIRE_STATUS_FIXED	20
+#define WIRE_SF_RESYNC		0x0001	/* STATUS flag: full table wanted */
 #define WIRE_MAX_RANGES		64
 
 /* Serial-number arithmetic (RFC 1982 style) across the 2^32 wrap. */

@@ -106,8 +106,8 @@ static void rx_settle(struct ftfw_peer *p)
 		rx->sweep_pending = false;
 		p->st.swept += sc.n;
 		p->st.resync_done++;
-		if (rx->token && rx->sweep_begin > rx->token_after) {
-			rx->token = 0;
+		if (rx->want_table && rx->sweep_begin > rx->want_after) {
+			rx->want_table = false;
 			log_info("peer %s: full table received, %zu flows, %" PRIu64
 				 " stale removed", p->name, cache_live(rx->ext), sc.n);
 		}
@@ -150,17 +150,10 @@ static void rx_skip_to(struct ftfw_peer *p, uint64_t to, bool lost)
 		rx->highest = to;
 }
 
-static uint32_t new_token(struct ftfw *f)
-{
-	uint32_t t = f->conf.epoch * 2654435761u + ++f->tokens * 40503u;
-
-	return t ? t : 1;
-}
-
 static void rx_want_table(struct ftfw *f, struct ftfw_peer *p, uint64_t now)
 {
-	p->rx.token = new_token(f);
-	p->rx.token_after = p->rx.highest - 1;
+	p->rx.want_table = true;
+	p->rx.want_after = p->rx.highest - 1;
 	p->rx.status_at = now;
 	p->st.resync_requested++;
 }
@@ -433,8 +426,10 @@ static void tx_status(struct ftfw *f, struct ftfw_peer *p, const struct wire_sta
 		p->st.nack_rcvd++;
 		requeue_range(f, a, b);
 	}
-	if (st->token && st->token != p->last_token) {
-		p->last_token = st->token;
+	/* A transfer that began after the seq it names will do; one already
+	 * under way usually does, so repeated requests cost nothing. */
+	if ((st->flags & WIRE_SF_RESYNC) &&
+	    f->bulk_begin <= seq_extend(ref, st->resync_after)) {
 		p->st.resync_served++;
 		log_info("peer %s: asked for our table, sending %zu flows",
 			 p->name, cache_live(f->internal));
@@ -741,7 +736,9 @@ static size_t build_status(struct ftfw *f, struct ftfw_peer *p, uint64_t now,
 	struct ftfw_rx *rx = &p->rx;
 	struct wire_status st = {
 		.node_id = p->node_id, .epoch = rx->epoch,
-		.cum = (uint32_t)(rx->expected - 1), .token = rx->token,
+		.cum = (uint32_t)(rx->expected - 1),
+		.resync_after = rx->want_table ? (uint32_t)rx->want_after : 0,
+		.flags = rx->want_table ? WIRE_SF_RESYNC : 0,
 	};
 	struct wbuf w = { buf + WIRE_HDR_LEN, 0, cap - WIRE_HDR_LEN };
 	struct wire_hdr h = {
@@ -933,7 +930,7 @@ bool ftfw_in_sync(const struct ftfw *f)
 
 		if (!p->used || !p->alive)
 			continue;
-		if (!p->rx.known || p->rx.token || p->rx.sweep_pending ||
+		if (!p->rx.known || p->rx.want_table || p->rx.sweep_pending ||
 		    p->rx.expected < p->rx.highest)
 			return false;
 		any = true;

@@ -21,8 +21,9 @@
  *     came from a newer seq; a DESTROY leaves a tombstone until no older
  *     datagram can still arrive.
  *   - Acknowledges cumulatively and NACKs missing ranges (STATUS), asks
- *     for the full table (token) on a peer restart (new epoch) or when a
- *     hole falls out of its window.
+ *     for the full table on a peer restart (new epoch) or when a hole
+ *     falls out of its window, naming the seq the transfer must begin
+ *     after; a sender already running such a transfer starts no other.
  *
  * 64-bit sequence numbers are used inside; the wire carries the low 32
  * bits, extended on receipt against the nearest expected value.
@@ -95,8 +96,8 @@ struct ftfw_rx {
 	uint64_t bits[FTFW_RX_WINDOW / 64];	/* held seqs from expected */
 	uint64_t sweep_begin, sweep_end;	/* pending BULK_END */
 	bool     sweep_pending;
-	uint32_t token;			/* our open full-table request */
-	uint64_t token_after;		/* satisfied by a bulk starting later */
+	bool     want_table;		/* our open full-table request */
+	uint64_t want_after;		/* satisfied by a bulk beginning later */
 	uint32_t unacked;		/* datagrams received since our STATUS */
 	uint64_t status_at;		/* when our next STATUS is due, 0 none */
 	uint64_t last_status;
@@ -114,7 +115,6 @@ struct ftfw_peer {
 	/* our stream as this peer acknowledges it */
 	bool     acked_valid;
 	uint64_t acked;			/* highest cum (extended) */
-	uint32_t last_token;		/* last full-table request served */
 	struct ftfw_rx rx;
 	struct ftfw_peer_stats st;
 };
@@ -131,7 +131,6 @@ struct ftfw {
 	uint64_t last_tx;		/* time of the last datagram we sent */
 	uint64_t stream_start;		/* our first seq */
 	uint64_t popped_to;		/* highest seq released from unacked */
-	uint32_t tokens;		/* full-table requests made */
 	uint8_t  gen;			/* reconcile generation */
 	struct ftfw_tx_stats tx;
 	struct wire_stats wire;		/* malformed input, by kind */

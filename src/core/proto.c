@@ -702,9 +702,9 @@ int wire_put_status(struct wbuf *b, const struct wire_status *s)
 	w = put_u32(w, s->node_id);
 	w = put_u32(w, s->epoch);
 	w = put_u32(w, s->cum);
-	w = put_u32(w, s->token);
+	w = put_u32(w, s->resync_after);
 	w = put_u16(w, s->nranges);
-	w = put_u16(w, 0);
+	w = put_u16(w, s->flags);
 	for (unsigned i = 0; i < s->nranges; i++) {
 		w = put_u32(w, s->ranges[i].first);
 		w = put_u32(w, s->ranges[i].last);
@@ -739,8 +739,9 @@ int wire_get_status(const uint8_t *p, size_t len, struct wire_status *s,
 	s->node_id = get_u32(p);
 	s->epoch = get_u32(p + 4);
 	s->cum = get_u32(p + 8);
-	s->token = get_u32(p + 12);
+	s->resync_after = get_u32(p + 12);
 	s->nranges = (uint16_t)n;
+	s->flags = get_u16(p + 18);
 	for (unsigned i = 0; i < n; i++) {
 		const uint8_t *q = p + WIRE_STATUS_FIXED + 8 * i;
 

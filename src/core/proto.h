@@ -115,8 +115,10 @@ struct wire_status {
 	uint32_t node_id;	/* stream acknowledged */
 	uint32_t epoch;
 	uint32_t cum;
-	uint32_t token;		/* 0 or full-table request */
+	uint32_t resync_after;	/* with WIRE_SF_RESYNC: a full table whose
+				 * transfer begins after this seq is wanted */
 	uint16_t nranges;
+	uint16_t flags;		/* WIRE_SF_* */
 	struct wire_range ranges[WIRE_MAX_RANGES];
 };
 

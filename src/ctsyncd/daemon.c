@@ -312,7 +312,7 @@ static void do_status(struct daemon *d, struct ctl_client *c)
 		kv(c, sec, "flows", cache_live(p->rx.ext));
 		ctl_put_kv_str(&c->out, sec, "table",
 			       !p->rx.known ? "none" :
-			       (p->rx.token || p->rx.sweep_pending) ? "resyncing" :
+			       (p->rx.want_table || p->rx.sweep_pending) ? "resyncing" :
 			       p->rx.expected < p->rx.highest ? "repairing" : "complete");
 	}
 }

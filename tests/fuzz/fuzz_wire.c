@@ -210,7 +210,7 @@ static void status_payload(const uint8_t *p, size_t len)
 	CHECK(memcmp(buf + 20, p + 20, len - 20) == 0);
 	CHECK(wire_get_status(buf, b.len, &s2, &st) == 0);
 	CHECK(s2.node_id == s.node_id && s2.epoch == s.epoch &&
-	      s2.cum == s.cum && s2.token == s.token &&
+	      s2.cum == s.cum && s2.resync_after == s.resync_after && s2.flags == s.flags &&
 	      s2.nranges == s.nranges);
 	for (unsigned i = 0; i < s.nranges; i++) {
 		CHECK(s2.ranges[i].first == s.ranges[i].first);

@@ -1280,10 +1280,12 @@ static void test_status_roundtrip(void **state)
 	assert_int_equal(g.node_id, 0xc0000202);
 	assert_int_equal(g.epoch, 7);
 	assert_int_equal(g.cum, 0xffffffff);
-	assert_int_equal(g.token, 0);
+	assert_int_equal(g.resync_after, 0);
+	assert_int_equal(g.flags, 0);
 	assert_int_equal(g.nranges, 0);
 
-	s.token = 0x5eed;
+	s.resync_after = 0x5eed;
+	s.flags = WIRE_SF_RESYNC;
 	s.nranges = WIRE_MAX_RANGES;
 	for (uint32_t i = 0; i < WIRE_MAX_RANGES; i++) {
 		s.ranges[i].first = 0xffffff00 + 8 * i;
@@ -1296,7 +1298,8 @@ static void test_status_roundtrip(void **state)
 	assert_int_equal(buf[16], 0);
 	assert_int_equal(buf[17], 64);
 	assert_int_equal(wire_get_status(buf, b.len, &g, &st), 0);
-	assert_int_equal(g.token, 0x5eed);
+	assert_int_equal(g.resync_after, 0x5eed);
+	assert_int_equal(g.flags, WIRE_SF_RESYNC);
 	assert_int_equal(g.nranges, 64);
 	assert_memory_equal(g.ranges, s.ranges, sizeof(s.ranges));
 	assert_int_equal(g.ranges[63].first, 0xfffffffe);
@@ -1438,7 +1441,7 @@ static int write_corpus(const char *dir)
 	s.node_id = 0xc0000201;
 	s.epoch = 1700000000;
 	s.cum = 100;
-	s.token = 0;
+	s.resync_after = 0;
 	s.nranges = 2;
 	s.ranges[0] = (struct wire_range){ 101, 104 };
 	s.ranges[1] = (struct wire_range){ 110, 110 };
