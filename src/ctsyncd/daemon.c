@@ -78,12 +78,17 @@ struct client {
 	struct daemon *d;
 };
 
-static uint64_t now_ms(void)
+static uint64_t now_us(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static uint64_t now_ms(void)
+{
+	return now_us() / 1000;
 }
 
 /* ---- kernel ------------------------------------------------------------- */
@@ -457,7 +462,7 @@ static void do_commit(struct daemon *d, struct ctl_client *c)
 {
 	struct commit_iter it = { 0 };
 	struct commit_result r = { 0 };
-	uint64_t t0 = now_ms(), usec;
+	uint64_t t0 = now_us(), usec;
 	char msg[256];
 	int rc = 0;
 
@@ -477,7 +482,7 @@ static void do_commit(struct daemon *d, struct ctl_client *c)
 		return;
 	}
 	free(it.v);
-	usec = (now_ms() - t0) * 1000;
+	usec = now_us() - t0;
 	d->cs.runs++;
 	d->cs.created += r.created;
 	d->cs.exists += r.exists;
@@ -490,9 +495,9 @@ static void do_commit(struct daemon *d, struct ctl_client *c)
 	if (r.failed)
 		ctl_put_kv_str(&c->out, "commit", "first_error", r.first_failed[0] ?
 			       r.first_failed : strerror(r.first_error));
-	snprintf(msg, sizeof(msg), "committed %" PRIu64 " flows in %" PRIu64 " ms "
+	snprintf(msg, sizeof(msg), "committed %" PRIu64 " flows in %.1f ms "
 		 "(created %" PRIu64 ", already present %" PRIu64 ", failed %" PRIu64 ")",
-		 r.created + r.exists + r.failed, usec / 1000, r.created, r.exists, r.failed);
+		 r.created + r.exists + r.failed, (double)usec / 1000, r.created, r.exists, r.failed);
 	log_info("%s", msg);
 	if (r.failed)
 		log_warnx("commit: first failure: %s: %s", r.first_failed,
