@@ -139,7 +139,11 @@ static int reconcile(struct daemon *d)
 	size_t gone;
 
 	ftfw_reconcile_begin(d->ftfw);
-	n = kernel_dump(d->k, on_dumped, d);
+	/* An interrupted dump may have missed entries: only a whole one
+	 * may decide what is gone. */
+	for (int tries = 0; (n = kernel_dump(d->k, on_dumped, d)) < 0 &&
+	     errno == EINTR && tries < 5; tries++)
+		ftfw_reconcile_begin(d->ftfw);
 	if (n < 0) {
 		log_warn("conntrack dump");
 		return -1;
@@ -474,7 +478,8 @@ static void do_commit(struct daemon *d, struct ctl_client *c)
 		ctl_put_done(&c->out, -ENOMEM, "out of memory");
 		return;
 	}
-	if (kernel_commit(d->k, commit_next, &it, d->conf.kernel.commit_batch, &r) < 0) {
+	if (kernel_commit(d->k, commit_next, &it, d->conf.kernel.commit_batch,
+			  on_flow, d, &r) < 0) {
 		snprintf(msg, sizeof(msg), "commit failed: %s", strerror(errno));
 		free(it.v);
 		log_warnx("%s", msg);
@@ -483,6 +488,11 @@ static void do_commit(struct daemon *d, struct ctl_client *c)
 	}
 	free(it.v);
 	usec = now_us() - t0;
+	if (r.events_lost) {
+		d->ks.overruns++;
+		log_warnx("kernel event buffer overrun during commit: re-reading the table");
+		reconcile(d);
+	}
 	d->cs.runs++;
 	d->cs.created += r.created;
 	d->cs.exists += r.exists;

@@ -40,7 +40,8 @@ int kernel_event_fd(const struct kernel *k);
 int kernel_events(struct kernel *k, kernel_flow_cb cb, void *arg);
 
 /* Dump the whole table (both families, every zone); cb gets KERNEL_EV_NEW
- * for each entry.  Returns entries seen, or -1 with errno. */
+ * for each entry.  Returns entries seen, or -1 with errno (EINTR: the
+ * kernel marked the dump interrupted; dump again). */
 long kernel_dump(struct kernel *k, kernel_flow_cb cb, void *arg);
 
 struct commit_result {
@@ -48,6 +49,7 @@ struct commit_result {
 	uint64_t exists;	/* EEXIST: already in the kernel */
 	uint64_t failed;	/* any other error */
 	int      first_error;	/* errno of the first failure, 0 if none */
+	bool     events_lost;	/* ENOBUFS while draining: dump and reconcile */
 	char     first_failed[160];	/* flow_key_fmt() of it */
 };
 
@@ -56,11 +58,15 @@ typedef const struct flow *(*kernel_next_cb)(void *arg);
 
 /*
  * Create every flow next() yields, batch creates per sendmsg, reading the
- * acknowledgements of each batch before the next.  Returns 0 (r filled,
- * per-entry failures counted in r), or -1 with errno on socket failure.
+ * acknowledgements of each batch before the next.  After each batch the
+ * events it caused (one NEW per entry, flagged own) are read and given to
+ * drain, so a commit of any size cannot overrun the event socket.
+ * Returns 0 (r filled, per-entry failures counted in r), or -1 with errno
+ * on socket failure.
  */
 int kernel_commit(struct kernel *k, kernel_next_cb next, void *arg,
-		  unsigned batch, struct commit_result *r);
+		  unsigned batch, kernel_flow_cb drain, void *drain_arg,
+		  struct commit_result *r);
 
 /* Delete every entry (for tests and `flush` of the kernel table). */
 int kernel_flush(struct kernel *k);
