@@ -642,28 +642,44 @@ static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	flush_output(d);
 }
 
-/* The host's addresses, so flows to or from the firewall itself are not
- * replicated. */
-static size_t local_prefixes(struct prefix *out, size_t max)
+static size_t add_host(struct prefix *out, size_t n, size_t max,
+		       const struct sockaddr_storage *a)
+{
+	if (n >= max)
+		return n;
+	if (a->ss_family == AF_INET) {
+		out[n] = (struct prefix){ .family = AF_INET, .len = 32 };
+		out[n++].addr.v4 = ((const struct sockaddr_in *)a)->sin_addr.s_addr;
+	} else if (a->ss_family == AF_INET6) {
+		out[n] = (struct prefix){ .family = AF_INET6, .len = 128 };
+		memcpy(out[n++].addr.b, &((const struct sockaddr_in6 *)a)->sin6_addr, 16);
+	}
+	return n;
+}
+
+/*
+ * What is never replicated: the host's own addresses (flows to or from the
+ * firewall itself) and the sync channel's (local, peers, multicast group:
+ * the sync traffic is tracked too, and a datagram from a peer to the group
+ * names neither of our addresses).
+ */
+static size_t local_prefixes(const struct config *c, struct prefix *out, size_t max)
 {
 	struct ifaddrs *ifa, *i;
 	size_t n = 0;
+
+	n = add_host(out, n, max, &c->sync.local);
+	n = add_host(out, n, max, &c->sync.group);
+	for (size_t k = 0; k < c->sync.npeers; k++)
+		n = add_host(out, n, max, &c->sync.peers[k]);
 
 	if (getifaddrs(&ifa) < 0) {
 		log_warn("getifaddrs");
 		return 0;
 	}
-	for (i = ifa; i && n < max; i = i->ifa_next) {
-		if (!i->ifa_addr)
-			continue;
-		if (i->ifa_addr->sa_family == AF_INET) {
-			out[n] = (struct prefix){ .family = AF_INET, .len = 32 };
-			out[n++].addr.v4 = ((struct sockaddr_in *)(void *)i->ifa_addr)->sin_addr.s_addr;
-		} else if (i->ifa_addr->sa_family == AF_INET6) {
-			out[n] = (struct prefix){ .family = AF_INET6, .len = 128 };
-			memcpy(out[n++].addr.b, &((struct sockaddr_in6 *)(void *)i->ifa_addr)->sin6_addr, 16);
-		}
-	}
+	for (i = ifa; i; i = i->ifa_next)
+		if (i->ifa_addr)
+			n = add_host(out, n, max, (const struct sockaddr_storage *)(void *)i->ifa_addr);
 	freeifaddrs(ifa);
 	return n;
 }
@@ -715,7 +731,7 @@ int daemon_run(const struct config *c)
 	d->conf = *c;
 	d->ctl_fd = -1;
 	d->started = now_ms();
-	nlocal = c->filter.ignore_local ? local_prefixes(local, 256) : 0;
+	nlocal = c->filter.ignore_local ? local_prefixes(c, local, 256) : 0;
 	if (!(d->filter = filter_new(c, local, nlocal)))
 		fatal("filter");
 	if (!(d->internal = cache_new(c->cache.max_entries, random_u32())))
