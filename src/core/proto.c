@@ -615,24 +615,30 @@ static enum perr get_record(const uint8_t *p, size_t rlen, struct wire_rec *r,
 	}
 }
 
+/* The length of the record framed at p, or 0 (counted) if its header is
+ * cut short or its rlen does not fit in the len bytes left. */
+static size_t rec_frame(const uint8_t *p, size_t len, struct wire_stats *st)
+{
+	size_t rlen = len >= WIRE_REC_HDR_LEN ? get_u16(p + 2) : 0;
+
+	if (rlen < WIRE_REC_HDR_LEN || rlen > len) {
+		BUMP(st, rx_bad_record);
+		return 0;
+	}
+	return rlen;
+}
+
 int wire_data_check(const uint8_t *p, size_t len, struct wire_stats *st)
 {
 	struct wire_rec scratch;
 	int n = 0;
 
 	while (len > 0) {
-		size_t rlen;
+		size_t rlen = rec_frame(p, len, st);
 		enum perr e;
 
-		if (len < WIRE_REC_HDR_LEN) {
-			BUMP(st, rx_bad_record);
+		if (!rlen)
 			return -1;
-		}
-		rlen = get_u16(p + 2);
-		if (rlen < WIRE_REC_HDR_LEN || rlen > len) {
-			BUMP(st, rx_bad_record);
-			return -1;
-		}
 		if (rtype_known(p[0])) {
 			e = get_record(p, rlen, &scratch, NULL);
 			if (e != P_OK) {
@@ -650,28 +656,17 @@ int wire_data_check(const uint8_t *p, size_t len, struct wire_stats *st)
 int wire_rec_next(const uint8_t **pp, size_t *left, struct wire_rec *r,
 		  struct wire_stats *st)
 {
-	const uint8_t *p = *pp;
-	size_t len = *left;
-
-	while (len > 0) {
-		size_t rlen;
+	while (*left > 0) {
+		const uint8_t *p = *pp;
+		size_t rlen = rec_frame(p, *left, st);
 		enum perr e;
 
-		if (len < WIRE_REC_HDR_LEN) {
-			BUMP(st, rx_bad_record);
+		if (!rlen)
 			return -1;
-		}
-		rlen = get_u16(p + 2);
-		if (rlen < WIRE_REC_HDR_LEN || rlen > len) {
-			BUMP(st, rx_bad_record);
-			return -1;
-		}
+		*pp = p + rlen;
+		*left -= rlen;
 		if (!rtype_known(p[0])) {
 			BUMP(st, rx_unknown_record);
-			p += rlen;
-			len -= rlen;
-			*pp = p;
-			*left = len;
 			continue;
 		}
 		e = get_record(p, rlen, r, st ? &st->rx_unknown_attr : NULL);
@@ -679,8 +674,6 @@ int wire_rec_next(const uint8_t **pp, size_t *left, struct wire_rec *r,
 			count_perr(st, e);
 			return -1;
 		}
-		*pp = p + rlen;
-		*left = len - rlen;
 		return 1;
 	}
 	return 0;

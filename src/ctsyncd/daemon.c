@@ -242,7 +242,7 @@ static void sync_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 	for (int i = 0; i < INPUT_BURST; i++) {
 		long n = channel_recv(d->ch, d->rxbuf, sizeof(d->rxbuf), &from);
-		char name[64];
+		char name[64] = "";
 		int slot = -1;
 
 		if (n < 0)
@@ -251,11 +251,15 @@ static void sync_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 			d->rx_oversize++;
 			continue;
 		}
-		channel_addr_str(&from, name, sizeof(name));
-		if (d->conf.sync.transport == TRANSPORT_UDP &&
-		    (slot = channel_peer_slot(d->ch, &from)) < 0) {
-			d->ftfw->rx_foreign++;
-			continue;
+		/* Unicast peers are known by address; multicast peers are
+		 * found by node id and named after their first datagram. */
+		if (d->conf.sync.transport == TRANSPORT_UDP) {
+			if ((slot = channel_peer_slot(d->ch, &from)) < 0) {
+				d->ftfw->rx_foreign++;
+				continue;
+			}
+		} else {
+			channel_addr_str(&from, name, sizeof(name));
 		}
 		ftfw_input(d->ftfw, slot, name, d->rxbuf, (size_t)n, now);
 	}
