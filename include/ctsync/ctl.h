@@ -28,6 +28,9 @@ enum ctl_req {
 	CTL_REQ_FLUSH	= 5,	/* body: u8 CTL_CACHE_* */
 	CTL_REQ_RESYNC	= 6,	/* ask peers for their tables */
 	CTL_REQ_BULK	= 7,	/* send ours to the peers */
+	CTL_REQ_MASTER	= 8,	/* became master: commit, announce, resync */
+	CTL_REQ_BACKUP	= 9,	/* became backup (or fault): refresh our copy */
+	CTL_REQ_READY	= 10,	/* DONE 0 when every live peer's table is held */
 };
 
 enum ctl_cache { CTL_CACHE_INTERNAL = 1, CTL_CACHE_EXTERNAL = 2 };

@@ -68,6 +68,7 @@ enum key_id {
 	K_MAX_ENTRIES,
 	K_SOCKET, K_CTL_GROUP, K_MODE,
 	K_LEVEL, K_SYSLOG,
+	K_FAILOVER, K_ANNOUNCE, K_ANNOUNCE_COUNT, K_ANNOUNCE_INTERVAL,
 	K__COUNT
 };
 
@@ -687,6 +688,41 @@ static void set_ignore(struct pctx *x, const struct key *k, const struct scalar 
 	x->bad[k->id] = true;
 }
 
+/* "IFNAME ADDRESS": announce ADDRESS on IFNAME when becoming master. */
+static void set_announce(struct pctx *x, const struct key *k, const struct scalar *v)
+{
+	struct qbuf q;
+	size_t n = x->c->failover.nannounce;
+	struct announce *a = &x->c->failover.announce[n];
+	struct sockaddr_storage ss;
+	const char *sp = memchr(v->s, ' ', v->len);
+	size_t iflen = sp ? (size_t)(sp - v->s) : 0;
+
+	if (n == CONFIG_MAX_GARP) {
+		if (!x->list_full)
+			perr(x, v->m, "announce: more than %d addresses", CONFIG_MAX_GARP);
+		x->list_full = true;
+		x->bad[k->id] = true;
+		return;
+	}
+	while (sp && *sp == ' ')
+		sp++;
+	if (!sp || iflen == 0 || iflen >= sizeof(a->ifname) || !*sp ||
+	    memchr(v->s, '/', iflen) || parse_ip(sp, &ss) < 0 || is_multicast(&ss)) {
+		perr(x, v->m, "announce %s is not %s", quote(&q, v), k->item);
+		x->bad[k->id] = true;
+		return;
+	}
+	memcpy(a->ifname, v->s, iflen);
+	a->ifname[iflen] = '\0';
+	a->family = (uint8_t)ss.ss_family;
+	if (ss.ss_family == AF_INET)
+		a->addr.v4 = ((struct sockaddr_in *)&ss)->sin_addr.s_addr;
+	else
+		memcpy(a->addr.b, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
+	x->c->failover.nannounce = n + 1;
+}
+
 static bool printable(const struct scalar *v, bool space)
 {
 	for (size_t i = 0; i < v->len; i++) {
@@ -824,6 +860,14 @@ static const struct key log_keys[] = {
 	BOOL("syslog", K_SYSLOG, log.syslog),
 };
 
+static const struct key failover_keys[] = {
+	{ .name = "announce", .id = K_ANNOUNCE, .shape = SH_LIST, .set = set_announce,
+	  .what = "a list of \"interface address\" items",
+	  .item = "\"interface address\" (e.g. \"eth0 198.51.100.1\")" },
+	INT("announce_count", K_ANNOUNCE_COUNT, failover.count, 0, 100),
+	INT("announce_interval_ms", K_ANNOUNCE_INTERVAL, failover.interval_ms, 1, 10000),
+};
+
 #define SECTION(n, keys) { n, keys, NKEYS(keys) }
 static const struct section sync_sec = SECTION("sync", sync_keys);
 static const struct section kernel_sec = SECTION("kernel", kernel_keys);
@@ -831,6 +875,7 @@ static const struct section filter_sec = SECTION("filter", filter_keys);
 static const struct section cache_sec = SECTION("cache", cache_keys);
 static const struct section control_sec = SECTION("control", control_keys);
 static const struct section log_sec = SECTION("log", log_keys);
+static const struct section failover_sec = SECTION("failover", failover_keys);
 
 #define SUB(n, i, s) { .name = n, .id = i, .shape = SH_SECTION, .sub = &s, \
 		       .what = "a mapping of keys" }
@@ -842,6 +887,7 @@ static const struct key top_keys[] = {
 	SUB("cache", K_CACHE, cache_sec),
 	SUB("control", K_CONTROL, control_sec),
 	SUB("log", K_LOG, log_sec),
+	SUB("failover", K_FAILOVER, failover_sec),
 };
 static const struct section top_sec = SECTION(NULL, top_keys);
 
@@ -1300,6 +1346,8 @@ void config_defaults(struct config *c)
 	snprintf(c->control.socket, sizeof(c->control.socket), "%s",
 		 "/run/ctsyncd/ctsyncd.sock");
 	c->control.mode = 0660;
+	c->failover.count = 3;
+	c->failover.interval_ms = 100;
 }
 
 /*
@@ -1453,4 +1501,15 @@ void config_print(const struct config *c, FILE *out)
 
 	fprintf(out, "log:\n  level: %s\n  syslog: %s\n",
 		c->log.verbose ? "debug" : "info", c->log.syslog ? "true" : "false");
+
+	fprintf(out, "failover:\n  announce: [");
+	for (size_t i = 0; i < c->failover.nannounce; i++) {
+		const struct announce *an = &c->failover.announce[i];
+		char addr[INET6_ADDRSTRLEN];
+
+		inet_ntop(an->family, &an->addr, addr, sizeof(addr));
+		fprintf(out, "%s\"%s %s\"", i ? ", " : "", an->ifname, addr);
+	}
+	fprintf(out, "]\n  announce_count: %" PRIu32 "\n  announce_interval_ms: %" PRIu32 "\n",
+		c->failover.count, c->failover.interval_ms);
 }

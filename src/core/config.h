@@ -69,6 +69,20 @@ struct config {
 		uint32_t mode;			/* default 0660 */
 	} control;
 
+	/* Becoming master (ctctl master): announce these addresses with
+	 * gratuitous ARP (IPv4) or unsolicited neighbour advertisements
+	 * (IPv6, override flag) after the commit. */
+	struct {
+		struct announce {
+			char ifname[16];
+			union flow_addr addr;
+			uint8_t family;
+		} announce[CONFIG_MAX_GARP];
+		size_t   nannounce;
+		uint32_t count;			/* default 3 */
+		uint32_t interval_ms;		/* default 100 */
+	} failover;
+
 	struct {
 		int      verbose;		/* 0 info, 1 debug */
 		bool     syslog;

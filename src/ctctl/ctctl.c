@@ -74,6 +74,12 @@ static const struct cmd cmds[] = {
 	  "Ask peers to send their tables" },
 	{ "bulk", NULL, cmd_request, CTL_REQ_BULK, REPLY_KV,
 	  "Send our table to the peers" },
+	{ "master", NULL, cmd_request, CTL_REQ_MASTER, REPLY_KV,
+	  "Became master: commit, announce addresses, resync with peers" },
+	{ "backup", NULL, cmd_request, CTL_REQ_BACKUP, REPLY_KV,
+	  "Became backup: ask peers for their tables" },
+	{ "ready", NULL, cmd_request, CTL_REQ_READY, REPLY_KV,
+	  "Exit 0 when every live peer's table is held (for keepalived)" },
 	{ "help", NULL, cmd_help, 0, REPLY_KV,
 	  "Show this help" },
 };

@@ -33,6 +33,7 @@
 #include "daemon.h"
 #include "filter.h"
 #include "ftfw.h"
+#include "garp.h"
 #include "kernel.h"
 #include "log.h"
 
@@ -58,6 +59,12 @@ struct daemon {
 	struct ftfw *ftfw;
 	struct filter *filter;
 	int ctl_fd;
+	int garp_fd;
+	int announce_left;		/* rounds of announcements still to send */
+	uint64_t announce_at;		/* when the next round is due */
+	uint64_t announced;		/* frames sent */
+	uint64_t watchdog_usec;		/* systemd WatchdogSec, 0 off */
+	uint64_t watchdog_at;
 	ev_io kernel_w, sync_r, sync_w, ctl_w;
 	ev_timer timer;
 	ev_signal sig_int, sig_term, sig_hup;
@@ -182,6 +189,11 @@ static void arm_timer(struct daemon *d)
 {
 	uint64_t now = now_ms(), at = ftfw_next_deadline(d->ftfw, now);
 
+	if (d->announce_left && d->announce_at < at)
+		at = d->announce_at;
+	if (d->watchdog_usec && d->watchdog_at < at)
+		at = d->watchdog_at;
+
 	ev_timer_stop(d->loop, &d->timer);
 	ev_timer_set(&d->timer, at > now ? (double)(at - now) / 1000.0 : 0.0, 0.0);
 	ev_timer_start(d->loop, &d->timer);
@@ -266,9 +278,30 @@ static void sync_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	flush_output(d);
 }
 
+/* One round: every configured address once. */
+static void announce_round(struct daemon *d)
+{
+	for (size_t i = 0; i < d->conf.failover.nannounce; i++)
+		if (garp_send(d->garp_fd, &d->conf.failover.announce[i]) == 0)
+			d->announced++;
+	d->announce_left--;
+	d->announce_at = now_ms() + d->conf.failover.interval_ms;
+}
+
 static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	flush_output(w->data);
+	struct daemon *d = w->data;
+	uint64_t now = now_ms();
+
+	if (d->announce_left && d->announce_at <= now)
+		announce_round(d);
+#if HAVE_SYSTEMD
+	if (d->watchdog_usec && d->watchdog_at <= now) {
+		sd_notify(0, "WATCHDOG=1");
+		d->watchdog_at = now + d->watchdog_usec / 2000;
+	}
+#endif
+	flush_output(d);
 }
 
 /* ---- control ------------------------------------------------------------ */
@@ -293,6 +326,29 @@ static void peer_section(const struct ftfw_peer *p, char *sec, size_t len)
 	snprintf(sec, len, "peer %s", p->name);
 }
 
+/*
+ * Ready for mastership: every live peer's table is held in full.  A node
+ * that has heard no peer for peer_timeout since it started is alone and
+ * has nothing to wait for.
+ */
+static bool is_ready(const struct daemon *d, char *why, size_t len)
+{
+	bool alive = false;
+
+	for (int i = 0; i < FTFW_MAX_PEERS; i++)
+		alive |= d->ftfw->peers[i].used && d->ftfw->peers[i].alive;
+	if (alive) {
+		if (ftfw_in_sync(d->ftfw))
+			return true;
+		snprintf(why, len, "not in sync: a peer's table is still arriving");
+		return false;
+	}
+	if (now_ms() - d->started > d->conf.sync.peer_timeout_ms)
+		return true;
+	snprintf(why, len, "starting: no peer heard from yet");
+	return false;
+}
+
 static void do_status(struct daemon *d, struct ctl_client *c)
 {
 	uint64_t now = now_ms();
@@ -305,7 +361,12 @@ static void do_status(struct daemon *d, struct ctl_client *c)
 	kv(c, "daemon", "uptime_s", (now - d->started) / 1000);
 	ctl_put_kv_str(&c->out, "daemon", "transport",
 		       d->conf.sync.transport == TRANSPORT_MULTICAST ? "multicast" : "udp");
-	ctl_put_kv_str(&c->out, "daemon", "in_sync", ftfw_in_sync(d->ftfw) ? "yes" : "no");
+	{
+		char why[96];
+
+		ctl_put_kv_str(&c->out, "daemon", "ready",
+			       is_ready(d, why, sizeof(why)) ? "yes" : "no");
+	}
 	kv(c, "cache", "internal", cache_live(d->internal));
 	kv(c, "cache", "external", external_live(d));
 	kv(c, "cache", "queued", ftfw_queued(d->ftfw));
@@ -374,6 +435,7 @@ static void do_stats(struct daemon *d, struct ctl_client *c)
 	kv(c, "commit", "exists", d->cs.exists);
 	kv(c, "commit", "failed", d->cs.failed);
 	kv(c, "commit", "last_usec", d->cs.last_usec);
+	kv(c, "commit", "announced", d->announced);
 	for (int i = 0; i < FTFW_MAX_PEERS; i++) {
 		const struct ftfw_peer *p = &f->peers[i];
 		const struct ftfw_peer_stats *s = &p->st;
@@ -519,6 +581,25 @@ static void do_commit(struct daemon *d, struct ctl_client *c)
 	ctl_put_done(&c->out, 0, msg);
 }
 
+/*
+ * Becoming master, in this order: the external cache into the kernel
+ * (do_commit), then the addresses announced, so no packet reaches us
+ * before its state does, then a resync both ways so the old master
+ * learns what happened while it was away.
+ */
+static void do_master(struct daemon *d, struct ctl_client *c)
+{
+	log_info("becoming master");
+	do_commit(d, c);
+	if (d->conf.failover.nannounce && d->conf.failover.count) {
+		d->announce_left = (int)d->conf.failover.count;
+		announce_round(d);
+	}
+	ftfw_request_resync(d->ftfw, now_ms());
+	ftfw_start_bulk(d->ftfw);
+	flush_output(d);
+}
+
 static void handle(void *arg, struct ctl_client *c, const struct ctl_frame *req)
 {
 	struct daemon *d = arg;
@@ -567,6 +648,22 @@ static void handle(void *arg, struct ctl_client *c, const struct ctl_frame *req)
 		flush_output(d);
 		return;
 	}
+	case CTL_REQ_MASTER:
+		do_master(d, c);
+		return;
+	case CTL_REQ_BACKUP:
+		log_info("becoming backup");
+		d->announce_left = 0;
+		ftfw_request_resync(d->ftfw, now_ms());
+		ctl_put_done(&c->out, 0, "backup: asked peers for their tables");
+		flush_output(d);
+		return;
+	case CTL_REQ_READY:
+		if (is_ready(d, msg, sizeof(msg)))
+			ctl_put_done(&c->out, 0, NULL);
+		else
+			ctl_put_done(&c->out, -EAGAIN, msg);
+		return;
 	case CTL_REQ_BULK:
 		ftfw_start_bulk(d->ftfw);
 		snprintf(msg, sizeof(msg), "sending %zu flows to the peers",
@@ -734,6 +831,7 @@ int daemon_run(const struct config *c)
 		fatal("calloc");
 	d->conf = *c;
 	d->ctl_fd = -1;
+	d->garp_fd = -1;
 	d->started = now_ms();
 	nlocal = c->filter.ignore_local ? local_prefixes(c, local, 256) : 0;
 	if (!(d->filter = filter_new(c, local, nlocal)))
@@ -773,6 +871,10 @@ int daemon_run(const struct config *c)
 	ftfw_start_bulk(d->ftfw);
 	if (!(d->ch = channel_open(c)))
 		goto out;
+	if (c->failover.nannounce && (d->garp_fd = garp_open()) < 0) {
+		log_warn("packet socket for announcements");
+		goto out;
+	}
 	if ((d->ctl_fd = control_listen(c->control.socket, c->control.group,
 					c->control.mode)) < 0)
 		goto out;
@@ -802,6 +904,9 @@ int daemon_run(const struct config *c)
 		 c->sync.port, c->control.socket);
 #if HAVE_SYSTEMD
 	sd_notify(0, "READY=1");
+	if (sd_watchdog_enabled(0, &d->watchdog_usec) <= 0)
+		d->watchdog_usec = 0;
+	d->watchdog_at = now_ms();
 #endif
 	flush_output(d);
 	ev_run(d->loop, 0);
@@ -814,6 +919,8 @@ out:
 		close(d->ctl_fd);
 		unlink(c->control.socket);
 	}
+	if (d->garp_fd >= 0)
+		close(d->garp_fd);
 	channel_close(d->ch);
 	kernel_close(d->k);
 	ftfw_free(d->ftfw);

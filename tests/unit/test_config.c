@@ -703,7 +703,7 @@ static void test_aliases_and_keys(void **state)
 		  "t.yaml:5:5: expected a key name in \"log\", not a mapping\n");
 	parse_bad(MINIMAL "\"sync \": 1\n",
 		  "t.yaml:4:1: unknown key \"sync \" (expected one of: node_id, sync, "
-		  "kernel, filter, cache, control, log)\n");
+		  "kernel, filter, cache, control, log, failover)\n");
 }
 
 /* Deep nesting ends the walk early (libyaml is quadratic in the depth). */
@@ -765,6 +765,29 @@ static void roundtrip(const char *name, const char *text, size_t len)
 	if (memcmp(&a, &b, sizeof(a)) != 0)
 		fail_msg("printed %s parses differently:\n%s", name, out);
 	free(out);
+}
+
+static void test_failover(void **state)
+{
+	struct config c;
+	char *errs;
+	char a[INET6_ADDRSTRLEN];
+
+	assert_int_equal(parse_str(&c, "sync:\n  local: 192.0.2.1\n  peers: [192.0.2.2]\n"
+		"failover:\n  announce: [\"outside 198.51.100.1\", \"inside  2001:db8:2::1\"]\n"
+		"  announce_interval_ms: 50\n", &errs), 0);
+	free(errs);
+	assert_int_equal(c.failover.nannounce, 2);
+	assert_string_equal(c.failover.announce[0].ifname, "outside");
+	assert_int_equal(c.failover.announce[0].family, AF_INET);
+	inet_ntop(AF_INET, &c.failover.announce[0].addr, a, sizeof(a));
+	assert_string_equal(a, "198.51.100.1");
+	assert_string_equal(c.failover.announce[1].ifname, "inside");
+	assert_int_equal(c.failover.announce[1].family, AF_INET6);
+	inet_ntop(AF_INET6, &c.failover.announce[1].addr, a, sizeof(a));
+	assert_string_equal(a, "2001:db8:2::1");
+	assert_int_equal(c.failover.count, 3);		/* default */
+	assert_int_equal(c.failover.interval_ms, 50);
 }
 
 static void test_print_roundtrip(void **state)
@@ -849,6 +872,7 @@ int main(void)
 		cmocka_unit_test(test_aliases_and_keys),
 		cmocka_unit_test(test_deep_nesting),
 		cmocka_unit_test(test_message_quoting),
+		cmocka_unit_test(test_failover),
 		cmocka_unit_test(test_print_roundtrip),
 		cmocka_unit_test(test_print_text),
 	};
