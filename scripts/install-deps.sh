@@ -11,7 +11,7 @@ set -euo pipefail
 BUILD_PKGS=(
 	gcc clang llvm meson ninja-build pkg-config
 	libnetfilter-conntrack-dev libmnl-dev libev-dev libyaml-dev
-	libcmocka-dev libsodium-dev libsystemd-dev libcap-dev
+	libcmocka-dev libsodium-dev libsystemd-dev libcap-dev libcap-ng-dev
 )
 # Tests and demo: namespaces, firewall, conntrack tools (and conntrackd /
 # keepalived to compare with and to fail over), JSON, man lint, traffic.

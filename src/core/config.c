@@ -68,7 +68,7 @@ enum key_id {
 	K_MAX_ENTRIES,
 	K_SOCKET, K_CTL_GROUP, K_MODE,
 	K_LEVEL, K_SYSLOG,
-	K_FAILOVER, K_ANNOUNCE, K_ANNOUNCE_COUNT, K_ANNOUNCE_INTERVAL,
+	K_USER, K_FAILOVER, K_ANNOUNCE, K_ANNOUNCE_COUNT, K_ANNOUNCE_INTERVAL,
 	K__COUNT
 };
 
@@ -723,6 +723,23 @@ static void set_announce(struct pctx *x, const struct key *k, const struct scala
 	x->c->failover.nannounce = n + 1;
 }
 
+static bool printable(const struct scalar *v, bool space);
+
+static void set_user(struct pctx *x, const struct key *k, const struct scalar *v)
+{
+	struct qbuf q;
+
+	if (v->null || v->len == 0) {
+		x->c->user[0] = '\0';
+	} else if (v->len >= sizeof(x->c->user) || !printable(v, false) ||
+		   memchr(v->s, ':', v->len) || memchr(v->s, '/', v->len)) {
+		perr(x, v->m, "user %s is not %s", quote(&q, v), k->what);
+		x->bad[k->id] = true;
+	} else {
+		memcpy(x->c->user, v->s, v->len + 1);
+	}
+}
+
 static bool printable(const struct scalar *v, bool space)
 {
 	for (size_t i = 0; i < v->len; i++) {
@@ -881,6 +898,8 @@ static const struct section failover_sec = SECTION("failover", failover_keys);
 		       .what = "a mapping of keys" }
 static const struct key top_keys[] = {
 	INT("node_id", K_NODE_ID, node_id, 1, UINT32_MAX),
+	{ .name = "user", .id = K_USER, .set = set_user, .nullable = true,
+	  .what = "a user name (printable ASCII without spaces, ':' or '/', at most 31 bytes)" },
 	SUB("sync", K_SYNC, sync_sec),
 	SUB("kernel", K_KERNEL, kernel_sec),
 	SUB("filter", K_FILTER, filter_sec),
@@ -1431,6 +1450,7 @@ void config_print(const struct config *c, FILE *out)
 		fprintf(out, "node_id: %" PRIu32 "\n", c->node_id);
 	else
 		fprintf(out, "# node_id: derived at start-up\n");
+	fprintf(out, "user: \"%s\"\n", c->user);
 
 	fprintf(out, "sync:\n  transport: %s\n",
 		c->sync.transport == TRANSPORT_MULTICAST ? "multicast" : "udp");

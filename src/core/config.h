@@ -29,6 +29,7 @@ struct prefix {
 struct config {
 	char     path[256];		/* file name used in messages */
 	uint32_t node_id;		/* 0: derive at start-up */
+	char     user[32];		/* "" = stay root (capabilities still dropped) */
 
 	struct {
 		enum transport transport;

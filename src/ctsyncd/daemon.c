@@ -36,6 +36,7 @@
 #include "garp.h"
 #include "kernel.h"
 #include "log.h"
+#include "privs.h"
 
 #define OUTPUT_BURST	512	/* datagrams per loop iteration */
 #define INPUT_BURST	512
@@ -877,6 +878,9 @@ int daemon_run(const struct config *c)
 	}
 	if ((d->ctl_fd = control_listen(c->control.socket, c->control.group,
 					c->control.mode)) < 0)
+		goto out;
+	/* Everything privileged is open: keep only what requests need. */
+	if (privs_drop(c->user) < 0)
 		goto out;
 
 	d->loop = ev_default_loop(EVFLAG_AUTO);

@@ -702,7 +702,7 @@ static void test_aliases_and_keys(void **state)
 	parse_bad(MINIMAL "log:\n  ? {a: 1}\n  : c\n  level: info\n",
 		  "t.yaml:5:5: expected a key name in \"log\", not a mapping\n");
 	parse_bad(MINIMAL "\"sync \": 1\n",
-		  "t.yaml:4:1: unknown key \"sync \" (expected one of: node_id, sync, "
+		  "t.yaml:4:1: unknown key \"sync \" (expected one of: node_id, user, sync, "
 		  "kernel, filter, cache, control, log, failover)\n");
 }
 
@@ -838,6 +838,7 @@ static void test_print_text(void **state)
 	fclose(f);
 	assert_non_null(strstr(out, "# effective configuration of t.yaml\n"
 			       "# node_id: derived at start-up\n"
+			       "user: \"\"\n"
 			       "sync:\n  transport: udp\n  local: \"192.0.2.1\"\n"
 			       "  peers: [\"192.0.2.2\"]\n  port: 3780\n"));
 	assert_non_null(strstr(out, "  sndbuf: 8M\n"));
