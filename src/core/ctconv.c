@@ -488,8 +488,15 @@ struct nlb {
 
 static void put(struct nlb *b, uint16_t type, size_t len, const void *data)
 {
-	if (b->ok)
-		b->ok = mnl_attr_put_check(b->nlh, b->len, type, len, data);
+	size_t pad = MNL_ALIGN(len) - len;
+
+	if (!b->ok)
+		return;
+	b->ok = mnl_attr_put_check(b->nlh, b->len, type, len, data);
+	/* libmnl 1.0.4 leaves the alignment padding unwritten: bytes of
+	 * whatever the buffer held would go to the kernel. */
+	if (b->ok && pad)
+		memset((char *)mnl_nlmsg_get_payload_tail(b->nlh) - pad, 0, pad);
 }
 
 static void put_u8(struct nlb *b, uint16_t type, uint8_t v)
