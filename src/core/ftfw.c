@@ -158,6 +158,12 @@ static void rx_want_table(struct ftfw *f, struct ftfw_peer *p, uint64_t now)
 	p->st.resync_requested++;
 }
 
+static int forget_seq(struct cache_entry *e, void *arg)
+{
+	e->tx.seq = 0;
+	return 0;
+}
+
 static void rx_reset(struct ftfw *f, struct ftfw_peer *p, uint32_t epoch,
 		     uint32_t base, uint64_t now)
 {
@@ -169,6 +175,11 @@ static void rx_reset(struct ftfw *f, struct ftfw_peer *p, uint32_t epoch,
 			 p->name, epoch);
 	}
 	rx_drop_tombstones(rx, true);
+	/* Seqs of its old life are not comparable with the new one's (each
+	 * life starts at a random origin): what we hold from before is older
+	 * than anything it sends now, and the sweep of its start-up table
+	 * removes whatever that table does not refresh. */
+	cache_foreach(rx->ext, forget_seq, NULL);
 	memset(rx->bits, 0, sizeof(rx->bits));
 	rx->known = true;
 	rx->epoch = epoch;
