@@ -694,8 +694,15 @@ static void put_protoinfo(struct nlb *b, const struct flow *f)
  * any state): short, the next update from the peer corrects it. */
 #define DEFAULT_TIMEOUT 120
 
-size_t ctconv_build_create(void *buf, size_t len, const struct flow *f,
-			   uint32_t seq)
+/*
+ * create: a new entry, everything that makes it behave like the original.
+ * Otherwise an update of the entry the original tuple names, with only
+ * what the kernel lets an existing entry change: timeout, mark, protocol
+ * state (with the liberal window flags), labels and seqadj.  NAT and the
+ * helper are fixed once an entry exists, and status bits may only be set.
+ */
+static size_t build(void *buf, size_t len, const struct flow *f, uint32_t seq,
+		    bool create)
 {
 	static const uint32_t all_ones[4] = { ~0u, ~0u, ~0u, ~0u };
 	struct nlb b = { .nlh = buf, .len = len, .ok = true };
@@ -706,8 +713,8 @@ size_t ctconv_build_create(void *buf, size_t len, const struct flow *f,
 		return 0;
 	b.nlh = mnl_nlmsg_put_header(buf);
 	b.nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW;
-	b.nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL |
-			     NLM_F_ACK;
+	b.nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK |
+			     (create ? NLM_F_CREATE | NLM_F_EXCL : 0);
 	b.nlh->nlmsg_seq = seq;
 	nfg = mnl_nlmsg_put_extra_header(b.nlh, sizeof(*nfg));
 	nfg->nfgen_family = f->key.family;
@@ -715,6 +722,21 @@ size_t ctconv_build_create(void *buf, size_t len, const struct flow *f,
 	nfg->res_id = 0;
 
 	put_tuple(&b, CTA_TUPLE_ORIG, &f->key, &f->key.orig);
+	if (!create) {
+		if (f->key.zone)
+			put_be16(&b, CTA_ZONE, f->key.zone);
+		put_be32(&b, CTA_TIMEOUT,
+			 f->flags & FLOW_F_TIMEOUT ? f->timeout : DEFAULT_TIMEOUT);
+		if (f->flags & FLOW_F_MARK)
+			put_be32(&b, CTA_MARK, f->mark);
+		if (f->flags & FLOW_F_PROTO)
+			put_protoinfo(&b, f);
+		if (x && (x->has & FLOW_EXT_LABELS)) {
+			put(&b, CTA_LABELS, sizeof(x->labels), x->labels);
+			put(&b, CTA_LABELS_MASK, sizeof(all_ones), all_ones);
+		}
+		return b.ok ? b.nlh->nlmsg_len : 0;
+	}
 	if (f->status & IPS_NAT_MASK) {
 		struct flow_tuple plain;
 
@@ -759,4 +781,16 @@ size_t ctconv_build_create(void *buf, size_t len, const struct flow *f,
 		nest_end(&b, n);
 	}
 	return b.ok ? b.nlh->nlmsg_len : 0;
+}
+
+size_t ctconv_build_create(void *buf, size_t len, const struct flow *f,
+			   uint32_t seq)
+{
+	return build(buf, len, f, seq, true);
+}
+
+size_t ctconv_build_update(void *buf, size_t len, const struct flow *f,
+			   uint32_t seq)
+{
+	return build(buf, len, f, seq, false);
 }

@@ -567,16 +567,20 @@ static void do_commit(struct daemon *d, struct ctl_client *c)
 	d->cs.last_usec = usec;
 	kv(c, "commit", "created", r.created);
 	kv(c, "commit", "exists", r.exists);
+	kv(c, "commit", "updated", r.updated);
+	kv(c, "commit", "update_failed", r.update_failed);
 	kv(c, "commit", "failed", r.failed);
 	kv(c, "commit", "usec", usec);
-	if (r.failed)
+	if (r.failed || r.update_failed)
 		ctl_put_kv_str(&c->out, "commit", "first_error", r.first_failed[0] ?
 			       r.first_failed : strerror(r.first_error));
 	snprintf(msg, sizeof(msg), "committed %" PRIu64 " flows in %.1f ms "
-		 "(created %" PRIu64 ", already present %" PRIu64 ", failed %" PRIu64 ")",
-		 r.created + r.exists + r.failed, (double)usec / 1000, r.created, r.exists, r.failed);
+		 "(created %" PRIu64 ", already present %" PRIu64 " and updated %" PRIu64
+		 ", failed %" PRIu64 ")",
+		 r.created + r.exists + r.failed, (double)usec / 1000, r.created, r.exists,
+		 r.updated, r.failed);
 	log_info("%s", msg);
-	if (r.failed)
+	if (r.failed || r.update_failed)
 		log_warnx("commit: first failure: %s: %s", r.first_failed,
 			  strerror(r.first_error));
 	ctl_put_done(&c->out, 0, msg);

@@ -81,7 +81,8 @@ struct kernel {
 	char *tx;			/* commit batch */
 	size_t txlen;
 	struct flow_key *keys;		/* keys of the batch in flight */
-	uint8_t *acked;			/* per batch slot: ack seen */
+	const struct flow **flows;	/* and its flows */
+	uint8_t *acked;			/* per batch slot: ACK_* */
 	unsigned batch;			/* batch the buffers are sized for */
 
 	/* counters (debug log on close) */
@@ -193,6 +194,7 @@ void kernel_close(struct kernel *k)
 	free(k->reqbuf);
 	free(k->tx);
 	free(k->keys);
+	free(k->flows);
 	free(k->acked);
 	free(k);
 }
@@ -426,6 +428,7 @@ static int commit_setup(struct kernel *k, unsigned batch)
 	size_t txlen;
 	char *tx;
 	struct flow_key *keys;
+	const struct flow **flows;
 	uint8_t *acked;
 
 	if (batch == k->batch)
@@ -452,6 +455,9 @@ static int commit_setup(struct kernel *k, unsigned batch)
 	if (!(keys = realloc(k->keys, batch * sizeof(*keys))))
 		return -1;
 	k->keys = keys;
+	if (!(flows = realloc(k->flows, batch * sizeof(*flows))))
+		return -1;
+	k->flows = flows;
 	if (!(acked = realloc(k->acked, batch)))
 		return -1;
 	k->acked = acked;
@@ -463,7 +469,7 @@ static int commit_setup(struct kernel *k, unsigned batch)
 static void commit_fail(struct commit_result *r, int err,
 			const struct flow_key *key)
 {
-	if (r->failed++ == 0) {
+	if (r->failed++ + r->update_failed == 0) {
 		r->first_error = err;
 		flow_key_fmt(key, r->first_failed, sizeof(r->first_failed));
 	}
@@ -499,8 +505,13 @@ static const char *ack_msg(const struct nlmsghdr *nlh, size_t len)
  * 0 created, EEXIST exists, anything else failed.  Acks that never come
  * (receive buffer overrun) count as failed with ENOBUFS.
  */
+enum { ACK_NONE, ACK_SEEN, ACK_EXISTS };
+
+/* Read the acks of n requests from seq first.  update: they were
+ * updates, so success counts as updated; otherwise EEXIST marks the slot
+ * ACK_EXISTS for an update to follow. */
 static int commit_acks(struct kernel *k, uint32_t first, unsigned n,
-		       struct commit_result *r)
+		       struct commit_result *r, bool update)
 {
 	int fd = mnl_socket_get_fd(k->req);
 	unsigned answered = 0;
@@ -554,13 +565,17 @@ static int commit_acks(struct kernel *k, uint32_t first, unsigned n,
 			idx = nlh->nlmsg_seq - first;
 			if (idx >= n || k->acked[idx])
 				continue;	/* stale */
-			k->acked[idx] = 1;
+			k->acked[idx] = ACK_SEEN;
 			e = mnl_nlmsg_get_payload(nlh);
 			answered++;
 			if (e->error == 0) {
-				r->created++;
-			} else if (e->error == -EEXIST) {
+				if (update)
+					r->updated++;
+				else
+					r->created++;
+			} else if (e->error == -EEXIST && !update) {
 				r->exists++;
+				k->acked[idx] = ACK_EXISTS;
 			} else {
 				if (r->failed == 0) {
 					const char *m = ack_msg(nlh, len);
@@ -569,6 +584,10 @@ static int commit_acks(struct kernel *k, uint32_t first, unsigned n,
 						log_debug("commit: %s", m);
 				}
 				commit_fail(r, -e->error, &k->keys[idx]);
+				if (update) {	/* counted in exists already */
+					r->failed--;
+					r->update_failed++;
+				}
 			}
 		}
 	}
@@ -577,9 +596,49 @@ static int commit_acks(struct kernel *k, uint32_t first, unsigned n,
 		if (k->acked[i])
 			continue;
 		commit_fail(r, overrun ? ENOBUFS : ETIMEDOUT, &k->keys[i]);
+		if (update) {
+			r->failed--;
+			r->update_failed++;
+		}
 		answered++;
 	}
 	return 0;
+}
+
+/*
+ * Entries of the last batch that were already there (ACK_EXISTS) are
+ * updated with the replica's state.  Typically this node carried them
+ * itself before: made by its own traffic they are not liberal, and their
+ * TCP window went stale while the peer carried the flow, so without this
+ * the kernel drops the flow's packets as out of window.
+ */
+static int commit_updates(struct kernel *k, unsigned n, struct commit_result *r)
+{
+	uint32_t first = k->seq + 1;
+	size_t off = 0;
+	unsigned m = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		size_t l;
+
+		if (k->acked[i] != ACK_EXISTS)
+			continue;
+		/* An update is smaller than the create that fitted here. */
+		l = ctconv_build_update(k->tx + off, k->txlen - off, k->flows[i], first + m);
+		if (l == 0) {
+			commit_fail(r, EMSGSIZE, &k->keys[i]);
+			continue;
+		}
+		k->keys[m] = k->keys[i];
+		off += l;
+		m++;
+	}
+	if (m == 0)
+		return 0;
+	k->seq += m;
+	if (send_all(k, k->tx, off) < 0)
+		return -1;
+	return commit_acks(k, first, m, r, true);
 }
 
 int kernel_commit(struct kernel *k, kernel_next_cb next, void *arg,
@@ -623,7 +682,8 @@ int kernel_commit(struct kernel *k, kernel_next_cb next, void *arg,
 				pending = f;
 				break;
 			}
-			k->keys[n++] = f->key;
+			k->keys[n] = f->key;
+			k->flows[n++] = f;
 			off += l;
 		}
 		if (n == 0)
@@ -631,7 +691,9 @@ int kernel_commit(struct kernel *k, kernel_next_cb next, void *arg,
 		k->seq += n;
 		if (send_all(k, k->tx, off) < 0)
 			return -1;
-		if (commit_acks(k, first, n, r) < 0)
+		if (commit_acks(k, first, n, r, false) < 0)
+			return -1;
+		if (commit_updates(k, n, r) < 0)
 			return -1;
 		if (drain && kernel_events(k, drain, drain_arg) < 0) {
 			if (errno != ENOBUFS)

@@ -46,7 +46,9 @@ long kernel_dump(struct kernel *k, kernel_flow_cb cb, void *arg);
 
 struct commit_result {
 	uint64_t created;
-	uint64_t exists;	/* EEXIST: already in the kernel */
+	uint64_t exists;	/* EEXIST: already in the kernel... */
+	uint64_t updated;	/* ...and then refreshed with the replica's state */
+	uint64_t update_failed;	/* ...but could not be refreshed */
 	uint64_t failed;	/* any other error */
 	int      first_error;	/* errno of the first failure, 0 if none */
 	bool     events_lost;	/* ENOBUFS while draining: dump and reconcile */

@@ -836,6 +836,41 @@ static void test_build_nat(void **state)
 	check_nat(top_attr(nlh, CTA_NAT_SRC), AF_INET, "10.9.9.9", -1);
 }
 
+/*
+ * An update names the entry by its original tuple and carries only what
+ * the kernel lets an existing entry change: no NAT (EOPNOTSUPP), no
+ * status (bits may only be set), no reply tuple or helper.
+ */
+static void test_build_update(void **state)
+{
+	struct flow f = mkflow(AF_INET, IPPROTO_TCP, "10.0.1.2", "10.0.1.1",
+			       40000, 8080);
+	const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf;
+	size_t len;
+
+	(void)state;
+	pton(AF_INET, "10.0.2.1", f.reply.dst.b);
+	f.status |= IPS_SRC_NAT;
+	f.flags |= FLOW_F_MARK | FLOW_F_PROTO;
+	f.mark = 42;
+	f.proto_state = 3;			/* ESTABLISHED */
+	len = ctconv_build_update(buf, sizeof(buf), &f, 9);
+	assert_true(len > 0);
+	assert_int_equal(nlh->nlmsg_len, len);
+	assert_int_equal(nlh->nlmsg_seq, 9);
+	assert_int_equal(nlh->nlmsg_flags & (NLM_F_CREATE | NLM_F_EXCL), 0);
+	assert_true(nlh->nlmsg_flags & NLM_F_ACK);
+	assert_non_null(top_attr(nlh, CTA_TUPLE_ORIG));
+	assert_non_null(top_attr(nlh, CTA_TIMEOUT));
+	assert_non_null(top_attr(nlh, CTA_MARK));
+	assert_non_null(top_attr(nlh, CTA_PROTOINFO));
+	assert_null(top_attr(nlh, CTA_TUPLE_REPLY));
+	assert_null(top_attr(nlh, CTA_NAT_SRC));
+	assert_null(top_attr(nlh, CTA_STATUS));
+	assert_null(top_attr(nlh, CTA_HELP));
+	assert_int_equal(ctconv_build_update(buf, 24, &f, 9), 0);
+}
+
 static void test_build_roundtrip_protos(void **state)
 {
 	struct flow f, g;
@@ -938,6 +973,7 @@ int main(void)
 		cmocka_unit_test(test_build_tcp4_full),
 		cmocka_unit_test(test_build_status),
 		cmocka_unit_test(test_build_nat),
+		cmocka_unit_test(test_build_update),
 		cmocka_unit_test(test_build_roundtrip_protos),
 		cmocka_unit_test(test_build_small_buffer),
 	};
