@@ -22,6 +22,7 @@ static inline uint64_t seq_extend(uint64_t ref, uint32_t v)
 }
 
 static void wait_for_acks(struct ftfw *f, struct ftfw_peer *p);
+static void rx_want_table(struct ftfw *f, struct ftfw_peer *p, uint64_t now);
 
 static inline uint64_t min_u64(uint64_t a, uint64_t b)
 {
@@ -89,7 +90,7 @@ static int sweep_one(struct cache_entry *e, void *arg)
  * After expected moved: free tombstones no older datagram can revive, and
  * run a pending sweep once every seq of the bulk is held.
  */
-static void rx_settle(struct ftfw_peer *p)
+static void rx_settle(struct ftfw *f, struct ftfw_peer *p, uint64_t now)
 {
 	struct ftfw_rx *rx = &p->rx;
 
@@ -111,6 +112,12 @@ static void rx_settle(struct ftfw_peer *p)
 			log_info("peer %s: full table received, %zu flows, %" PRIu64
 				 " stale removed", p->name, cache_live(rx->ext), sc.n);
 		}
+	}
+	/* Room again after refusals: what we refused is missing for good
+	 * unless we ask for the whole table again. */
+	if (rx->refused && !rx->want_table && rx->ext->count < rx->ext->max) {
+		rx->refused = false;
+		rx_want_table(f, p, now);
 	}
 }
 
@@ -209,6 +216,17 @@ static void wait_for_acks(struct ftfw *f, struct ftfw_peer *p)
 
 /* ---- applying records --------------------------------------------------- */
 
+/* The external cache is full: the flow is missing from our copy. */
+static void refuse(struct ftfw_peer *p)
+{
+	p->st.cache_full++;
+	if (!p->rx.refused)
+		log_warnx("peer %s: external cache full (%zu entries): flows "
+			  "refused; raise cache.max_entries (they are asked for "
+			  "again once there is room)", p->name, p->rx.ext->max);
+	p->rx.refused = true;
+}
+
 static void apply_flow(struct ftfw_peer *p, uint64_t s, const struct flow *fl)
 {
 	struct ftfw_rx *rx = &p->rx;
@@ -226,7 +244,7 @@ static void apply_flow(struct ftfw_peer *p, uint64_t s, const struct flow *fl)
 		if (flow_copy(&e->flow, fl) < 0)
 			return;
 	} else if (!(e = cache_add(rx->ext, fl))) {
-		p->st.cache_full++;
+		refuse(p);
 		return;
 	}
 	e->tx.seq = s;
@@ -258,7 +276,7 @@ static void apply_destroy(struct ftfw_peer *p, uint64_t s, const struct flow_key
 		struct flow tmp = { .key = *k };
 
 		if (!(e = cache_add(rx->ext, &tmp))) {
-			p->st.cache_full++;
+			refuse(p);
 			return;
 		}
 	} else {
@@ -332,7 +350,7 @@ static void rx_data(struct ftfw *f, struct ftfw_peer *p, const struct wire_hdr *
 	if (rx->highest <= s)
 		rx->highest = s + 1;
 	p->st.rx_datagrams++;
-	rx_settle(p);
+	rx_settle(f, p, now);
 	if (rx->expected < rx->highest)
 		schedule_status(rx, now);	/* a hole: NACK it now */
 	else if (++rx->unacked >= ACK_EVERY)
@@ -406,8 +424,12 @@ static void requeue_range(struct ftfw *f, uint64_t first, uint64_t last)
 
 		if (n->seq > last)
 			break;
-		if (n->seq < first || list_linked(&n->q))
+		if (n->seq < first)
 			continue;
+		/* Queued already (changed since it was sent): it may sit
+		 * behind data the window holds back; repairs go first. */
+		if (list_linked(&n->q))
+			list_del(&n->q);
 		list_add_after(pos, &n->q);
 		pos = &n->q;
 		f->tx.retransmitted++;
@@ -711,12 +733,17 @@ void ftfw_input(struct ftfw *f, int slot, const char *from,
 
 		p->alive = true;
 		log_info("peer %s: up (node %u)", p->name, h.node_id);
-		/* While it was down we stopped waiting for its acks: if we
-		 * released anything it had not acknowledged, send it all. */
-		if (was_known && (!p->acked_valid || p->acked < f->popped_to))
+		/* While it was down we stopped waiting for its acks, and what
+		 * we sent it meanwhile went nowhere: it gets the whole table
+		 * again, so its window starts from here, not from an ack that
+		 * is long stale (which would hold everything back). */
+		if (was_known) {
 			ftfw_start_bulk(f);
-		if (!p->acked_valid)
+			p->acked = f->next_seq - 1;
+			p->acked_valid = true;
+		} else if (!p->acked_valid) {
 			wait_for_acks(f, p);
+		}
 	}
 	if (!p->rx.known || p->rx.epoch != h.epoch)
 		rx_reset(f, p, h.epoch, h.base, now);
@@ -733,7 +760,7 @@ void ftfw_input(struct ftfw *f, int slot, const char *from,
 	b = seq_extend(p->rx.expected, h.base);
 	if (b > p->rx.expected && b <= next) {
 		rx_skip_to(p, b, false);
-		rx_settle(p);
+		rx_settle(f, p, now);
 	}
 	if (next > p->rx.highest && next - p->rx.expected <= WBITS) {
 		p->rx.highest = next;
@@ -792,8 +819,26 @@ static bool window_open(const struct ftfw *f)
 	return f->next_seq - 1 - min < f->conf.window;
 }
 
+/*
+ * The window limits new data only.  A node already on the unacked list
+ * (a repair, or a newer state of an entry not yet acknowledged) may
+ * always go out: sending it is what moves the receiver's cum and opens
+ * the window again.  Gating it too deadlocks as soon as the hole at the
+ * bottom of a full window needs a repair.
+ */
+static bool may_send(const struct ftfw *f, bool open)
+{
+	const struct txnode *n;
+
+	if (list_empty(&f->txq))
+		return false;
+	n = container_of(f->txq.next, struct txnode, q);
+	return open || list_linked(&n->ua);
+}
+
 static size_t build_data(struct ftfw *f, uint8_t *buf, size_t cap)
 {
+	bool open = window_open(f);
 	struct wbuf w = { buf + WIRE_HDR_LEN, 0, min_u64(cap, f->conf.max_datagram) - WIRE_HDR_LEN };
 	struct wire_hdr h = {
 		.version = WIRE_VERSION, .type = WIRE_DATA,
@@ -807,6 +852,8 @@ static size_t build_data(struct ftfw *f, uint8_t *buf, size_t cap)
 		uint64_t old = n->seq;
 		int r;
 
+		if (!open && !list_linked(&n->ua))
+			break;
 		if (n->kind == TXN_BULK_END) {
 			r = wire_put_bulk_end(&w, (uint32_t)f->bulk_begin);
 		} else {
@@ -883,7 +930,7 @@ size_t ftfw_output(struct ftfw *f, uint64_t now, uint8_t *buf, size_t cap, int *
 		}
 	}
 	if (!n && !list_empty(&f->txq)) {
-		if (window_open(f)) {
+		if (may_send(f, window_open(f))) {
 			*dest = FTFW_DEST_ALL;
 			n = build_data(f, buf, cap);
 		} else {
@@ -914,7 +961,7 @@ uint64_t ftfw_next_deadline(const struct ftfw *f, uint64_t now)
 {
 	uint64_t d = f->last_tx + f->conf.heartbeat_ms;
 
-	if (!list_empty(&f->txq) && window_open(f))
+	if (may_send(f, window_open(f)))
 		return now;
 	for (int i = 0; i < FTFW_MAX_PEERS; i++) {
 		const struct ftfw_peer *p = &f->peers[i];

@@ -97,6 +97,7 @@ struct ftfw_rx {
 	uint64_t sweep_begin, sweep_end;	/* pending BULK_END */
 	bool     sweep_pending;
 	bool     want_table;		/* our open full-table request */
+	bool     refused;		/* the cache was full: flows are missing */
 	uint64_t want_after;		/* satisfied by a bulk beginning later */
 	uint32_t unacked;		/* datagrams received since our STATUS */
 	uint64_t status_at;		/* when our next STATUS is due, 0 none */

@@ -550,6 +550,55 @@ static void test_link_down(void **state)
 	net_free(&w);
 }
 
+/*
+ * A small window with the peer away longer than peer_timeout, then under
+ * heavy loss: repairs of the hole at the bottom of a full window must
+ * still go out, or the receiver's cum never moves and the stream stops
+ * for good (seen with a killed backup and with a sync link down).
+ */
+static void test_window_full(void **state)
+{
+	struct net w;
+
+	net_init(&w, 2, 21);
+	w.n[0].f->conf.window = 8;
+	add_flows(&w, 0, 0, 200, 3);
+	converge(&w, 0, 1, 2000);
+	w.cut = true;
+	add_flows(&w, 0, 200, 3000, 3);
+	run(&w, 2000);				/* declared down */
+	w.cut = false;
+	converge(&w, 0, 1, 10000);
+	w.loss = 40;
+	add_flows(&w, 0, 5000, 3000, 3);
+	del_flows(&w, 0, 0, 1000);
+	run(&w, 500);
+	w.loss = 0;
+	converge(&w, 0, 1, 10000);
+	net_free(&w);
+}
+
+/*
+ * Flows refused by a full external cache come back once there is room:
+ * the receiver asks for the table again rather than holding a partial
+ * copy for good.
+ */
+static void test_cache_limit_recovers(void **state)
+{
+	struct net w;
+
+	net_init(&w, 2, 22);
+	cache_free(w.n[1].f->peers[w.n[1].slot[0]].rx.ext);
+	w.n[1].f->peers[w.n[1].slot[0]].rx.ext = cache_new(1000, 3);
+	add_flows(&w, 0, 0, 5000, 3);
+	run(&w, 1000);
+	assert_int_equal(cache_live(ext_of(&w, 0, 1)), 1000);
+	del_flows(&w, 0, 500, 4500);
+	converge(&w, 0, 1, 5000);
+	assert_int_equal(cache_live(ext_of(&w, 0, 1)), 500);
+	net_free(&w);
+}
+
 /* Three nodes: every node replicates to both others under loss. */
 static void test_three_nodes(void **state)
 {
@@ -697,6 +746,8 @@ int main(void)
 		cmocka_unit_test(test_sender_restart),
 		cmocka_unit_test(test_sender_restart_lower_seq),
 		cmocka_unit_test(test_link_down),
+		cmocka_unit_test(test_window_full),
+		cmocka_unit_test(test_cache_limit_recovers),
 		cmocka_unit_test(test_three_nodes),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_dead_peer),
