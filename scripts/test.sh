@@ -7,7 +7,9 @@
 #   3. a debug build with ASan + UBSan in build-test/
 #   4. ctsyncd -n on each conf/*.yaml             (one test case per file)
 #   5. meson test: unit tests and, unless --quick, the netns suite
-#   6. a per-test summary; the last line is "N passed, N failed"
+#   6. the libFuzzer targets built with clang in build-fuzz/, each run for
+#      20 s over a copy of its seed corpus (one test case per target)
+#   7. a per-test summary; the last line is "N passed, N failed"
 #      (", N skipped" after it when tests skipped themselves with exit 77)
 #
 # Exit status: 0 when nothing failed.  Usage: sudo scripts/test.sh [--quick]
@@ -20,7 +22,7 @@ for arg in "$@"; do
 	case $arg in
 	--quick) QUICK=1 ;;
 	-h | --help)
-		sed -n '3,13s/^# \{0,1\}//p' "$0"
+		sed -n '3,15s/^# \{0,1\}//p' "$0"
 		exit 0 ;;
 	*)
 		echo "test.sh: unknown argument '$arg' (try --help)" >&2
@@ -163,6 +165,77 @@ elif ((mrc != 0)); then
 fi
 if ((mrc != 0)) && ! printf '%s\n' "${RESULTS[@]}" | grep -q '^FAIL'; then
 	record FAIL "meson test" "exited $mrc"
+fi
+
+# ------------------------------------------------------------ 6. fuzz
+
+FUZZ_BUILD=build-fuzz
+FUZZ_SECONDS=20
+step "fuzz ($FUZZ_BUILD: clang, libFuzzer, address+undefined; ${FUZZ_SECONDS} s per target)"
+fuzz_targets=(wire ctl config)
+fuzz_tmp=()
+trap 'rm -rf "${fuzz_tmp[@]}"' EXIT
+# shellcheck disable=SC2054  # the comma is meson's
+fuzz_args=(-Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false)
+fuzz_ok=1
+if ! command -v clang >/dev/null; then
+	for f in "${fuzz_targets[@]}"; do record SKIP "fuzz: fuzz_$f" "clang not installed"; done
+	fuzz_ok=0
+else
+	if [[ ! -f $FUZZ_BUILD/build.ninja ]]; then
+		CC=clang meson setup "$FUZZ_BUILD" "${fuzz_args[@]}" || fuzz_ok=0
+	elif grep -q '"command": "[^"]*clang' "$FUZZ_BUILD/compile_commands.json" 2>/dev/null; then
+		CC=clang meson setup --reconfigure "$FUZZ_BUILD" "${fuzz_args[@]}" ||
+			CC=clang meson setup --wipe "$FUZZ_BUILD" "${fuzz_args[@]}" || fuzz_ok=0
+	else
+		# configured with another compiler, which meson keeps: start over
+		CC=clang meson setup --wipe "$FUZZ_BUILD" "${fuzz_args[@]}" || fuzz_ok=0
+	fi
+	if ! ((fuzz_ok)) || ! ninja -C "$FUZZ_BUILD" "${fuzz_targets[@]/#/tests/fuzz_}"; then
+		record FAIL "build: $FUZZ_BUILD" "meson setup or ninja failed"
+		fuzz_ok=0
+	fi
+fi
+if ((fuzz_ok)); then
+	for f in "${fuzz_targets[@]}"; do
+		# A copy of the seed corpus, so new inputs stay out of the tree;
+		# crash inputs are kept in $FUZZ_BUILD/fuzz-crashes/<target>/.
+		d=$(mktemp -d "/tmp/ctsync-fuzz-$f.XXXXXX")
+		fuzz_tmp+=("$d")
+		mkdir -p "$d/corpus" "$d/artifacts"
+		cp -R "tests/fuzz/corpus/$f/." "$d/corpus/"
+		n0=$(find "$d/corpus" -type f | wc -l)
+		"$FUZZ_BUILD/tests/fuzz_$f" -max_total_time="$FUZZ_SECONDS" -timeout=10 \
+			-print_final_stats=1 -artifact_prefix="$d/artifacts/" "$d/corpus" \
+			</dev/null >"$d/log" 2>&1
+		rc=$?
+		execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$d/log" | tail -n 1)
+		n1=$(find "$d/corpus" -type f | wc -l)
+		if ((rc == 0)) && [[ -z $(ls -A "$d/artifacts") ]]; then
+			record PASS "fuzz: fuzz_$f" "${execs:-?} runs, corpus $n0 -> $n1"
+		else
+			tail -n 40 "$d/log"
+			mkdir -p "$FUZZ_BUILD/fuzz-crashes/$f"
+			cp -R "$d/artifacts/." "$FUZZ_BUILD/fuzz-crashes/$f/" 2>/dev/null
+			cp "$d/log" "$FUZZ_BUILD/fuzz-crashes/$f/fuzz.log"
+			record FAIL "fuzz: fuzz_$f" "exit $rc; input and log in $FUZZ_BUILD/fuzz-crashes/$f/"
+		fi
+		rm -rf "$d"
+	done
+fi
+
+# ------------------------------------------------------------ 7. bench
+
+# The benchmark at small N only, as a smoke test (figures are not judged
+# here; flows lost are a failure).  The full run: tests/bench/bench.sh.
+if ((!QUICK)); then
+	step "benchmark smoke run (tests/bench/bench.sh --quick)"
+	if out=$(bash tests/bench/bench.sh --quick 2>&1 </dev/null); then
+		record PASS "bench: --quick" "N=10000, ctsyncd and conntrackd"
+	else
+		printf '%s\n' "$out" | tail -20
+		record FAIL "bench: --quick" "see the output above"
+	fi
 fi
 
 summary

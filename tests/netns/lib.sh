@@ -557,3 +557,421 @@ assert_eq_sets() {
 	comm -13 "$a" "$b" | head -n 5 | sed "s|^|  only in $nb: |"
 	return 1
 }
+
+# ------------------------------------------------------- fault injection
+#
+# Used by test_faults.sh; nothing above depends on them.
+
+# ctsyncd_config_at FILE NODE LOCAL PEER [KEY=VALUE...]: a unicast config
+# like ctsyncd_config's, for any local/peer pair (a relay in between, say).
+# KEYs: event_buffer (default 64M), max_entries (default: none),
+# heartbeat_ms (default 250), peer_timeout_ms (default: the daemon's).
+ctsyncd_config_at() {
+	local file=$1 node=$2 laddr=$3 peer=$4 kv
+	local event_buffer=64M max_entries='' heartbeat_ms=250 peer_timeout_ms=''
+	shift 4
+	for kv in "$@"; do
+		case ${kv%%=*} in
+		event_buffer) event_buffer=${kv#*=} ;;
+		max_entries) max_entries=${kv#*=} ;;
+		heartbeat_ms) heartbeat_ms=${kv#*=} ;;
+		peer_timeout_ms) peer_timeout_ms=${kv#*=} ;;
+		*) warn "ctsyncd_config_at: unknown key '$kv'"; return 1 ;;
+		esac
+	done
+	[[ $peer == *:*:* ]] && peer="\"$peer\""	# IPv6: YAML flow list
+	{
+		echo "node_id: $node"
+		echo "sync:"
+		echo "  transport: udp"
+		echo "  local: $laddr"
+		echo "  peers: [$peer]"
+		echo "  port: 3780"
+		echo "  heartbeat_ms: $heartbeat_ms"
+		[[ -n $peer_timeout_ms ]] && echo "  peer_timeout_ms: $peer_timeout_ms"
+		echo "kernel:"
+		echo "  event_buffer: $event_buffer"
+		echo "filter:"
+		echo "  ignore_local: true"
+		if [[ -n $max_entries ]]; then
+			echo "cache:"
+			echo "  max_entries: $max_entries"
+		fi
+		echo "control:"
+		echo "  socket: $CTS_TMP/fw$node.sock"
+		echo "log:"
+		echo "  level: ${CTS_LOG_LEVEL:-info}"
+	} >"$file"
+}
+
+# topo_relay: after topo_pair, put a relay namespace ("<prefix>-rl", in
+# NS_RL) in the sync path instead of the direct link:
+#
+#   fw1 sync0 192.0.2.1/30 -- r1 192.0.2.2/30 [rl] r2 192.0.2.5/30 -- fw2 sync0 192.0.2.6/30
+#
+# No forwarding in the relay namespace: only a relay process there joins
+# the two sides.  fw1's peer is 192.0.2.2, fw2's is 192.0.2.5.
+NS_RL=
+topo_relay() {
+	NS_RL=$CTS_P-rl
+	ns_add "$NS_RL" || return 1
+	nsctl "$NS_RL" net.ipv4.ip_forward=0 || return 1
+	ip -n "$NS_FW1" link del sync0 || return 1	# both ends go
+	veth sync0 "$NS_FW1" r1 "$NS_RL" &&
+	veth sync0 "$NS_FW2" r2 "$NS_RL" || return 1
+	nsctl "$NS_FW1" net.ipv4.conf.sync0.rp_filter=1 &&
+	nsctl "$NS_FW2" net.ipv4.conf.sync0.rp_filter=1 || return 1
+	ip -n "$NS_FW1" addr add 192.0.2.1/30 dev sync0 &&
+	ip -n "$NS_RL" addr add 192.0.2.2/30 dev r1 &&
+	ip -n "$NS_RL" addr add 192.0.2.5/30 dev r2 &&
+	ip -n "$NS_FW2" addr add 192.0.2.6/30 dev sync0 || return 1
+	CTS_LOCAL_ADDRS+=(192.0.2.5 192.0.2.6)
+}
+
+# sync_loss NS PCT [PORT]: drop PCT % of the sync datagrams (UDP to PORT,
+# default 3780) that enter or leave NS through sync0, each at random
+# (nftables numgen: no netem here).  Counted; sync_loss_counts shows them.
+sync_loss() {
+	local ns=$1 pct=$2 port=${3:-3780}
+	ip netns exec "$ns" nft -f - <<EOT
+table inet ctsync_loss {
+	counter dropped_in { }
+	counter dropped_out { }
+	chain input {
+		type filter hook input priority -300; policy accept;
+		iifname "sync0" meta l4proto udp udp dport $port numgen random mod 100 < $pct counter name "dropped_in" drop
+	}
+	chain output {
+		type filter hook output priority -300; policy accept;
+		oifname "sync0" meta l4proto udp udp dport $port numgen random mod 100 < $pct counter name "dropped_out" drop
+	}
+}
+EOT
+}
+
+# sync_loss_counts NS: "in N out M" datagrams dropped so far.
+sync_loss_counts() {
+	ip netns exec "$1" nft -j list counters table inet ctsync_loss 2>/dev/null |
+		jq -r '[.nftables[] | select(.counter) | .counter | "\(.name | sub("dropped_"; "")) \(.packets)"] | join(" ")'
+}
+
+sync_loss_off() { ip netns exec "$1" nft delete table inet ctsync_loss; }
+
+# stat_of NS SOCKET JQ: one value from `ctctl -j stats` (empty if the
+# daemon does not answer).
+stat_of() {
+	ctctl_in "$1" "$2" -j stats 2>/dev/null | jq -r "$3" 2>/dev/null
+}
+
+# ------------------------------------------------------------- failover
+#
+# Used by test_failover.sh (keepalived in the topology); nothing above
+# depends on them.  After topo_pair, topo_failover takes the fixed VIPs off
+# fw1 (keepalived owns 198.51.100.1 and 203.0.113.1 from then on) and adds
+# what failover needs:
+#   client 198.51.100.12  SNATed to the inside VIP 203.0.113.1 (not to a
+#                         firewall's own address, which dies with it);
+#   client ephemeral ports 41000-60999, clear of the marked 40000-40099
+#                         that lib.sh masquerades to fw1's own address;
+#   on both firewalls an input policy (drop by default, invalid counted
+#                         as "invalid_in"), so a packet for a VIP that
+#                         arrives before its conntrack entry is dropped
+#                         rather than answered with a RST by the local
+#                         TCP stack.
+CTS_VIP4_OUT=198.51.100.1
+CTS_VIP4_IN=203.0.113.1
+CTS_NAT_SRC=198.51.100.12
+
+topo_failover() {
+	local ns
+	vip_del "$NS_FW1" || return 1
+	ip -n "$NS_CL" addr add "$CTS_NAT_SRC/24" dev eth0 || return 1
+	nsctl "$NS_CL" "net.ipv4.ip_local_port_range=41000 60999" || return 1
+	for ns in "$NS_FW1" "$NS_FW2"; do
+		fw_snat_vip "$ns" && fw_input_policy "$ns" || return 1
+	done
+}
+
+# fw_snat_vip NS: connections from $CTS_NAT_SRC leave in0 with the inside
+# VIP as their source, so the translation is valid on either firewall.
+fw_snat_vip() {
+	ip netns exec "$1" nft add rule inet ctsync_fw postrouting \
+		oifname '"in0"' ip saddr "$CTS_NAT_SRC" snat ip to "$CTS_VIP4_IN"
+}
+
+# fw_input_policy NS: what may reach the firewall itself.
+fw_input_policy() {
+	ip netns exec "$1" nft -f - <<'EOT'
+table inet ctsync_input {
+	counter invalid_in { }
+	chain input {
+		type filter hook input priority filter; policy drop;
+		iif "lo" accept
+		iifname "sync0" accept
+		ct state established,related accept
+		ct state invalid counter name "invalid_in" drop
+		meta l4proto vrrp accept
+		meta l4proto { icmp, ipv6-icmp } accept
+	}
+	# every packet conntrack finds invalid is traced: start_invalid_trace
+	chain trace_invalid {
+		type filter hook prerouting priority 0; policy accept;
+		ct state invalid meta nftrace set 1
+	}
+}
+EOT
+}
+
+# start_invalid_trace NAME NS: `nft monitor trace` in NS, time-stamped into
+# $CTS_TMP/NAME.trace: one "packet:" line (headers) per invalid packet, plus
+# the rules it met.  invalid_packets FILE FROM_S summarises it.
+start_invalid_trace() {
+	ip netns exec "$2" nft monitor trace > >(ts_log "$CTS_TMP/$1.trace") 2>&1 </dev/null &
+	CTS_PIDS+=("$!")
+}
+
+# invalid_packets TRACE FROM_S [TO_S]: the invalid packets traced from FROM_S
+# (seconds since cts_init, as in the time stamps) on, one line each:
+# "TIME iif IIF SRC:SPORT > DST:DPORT PROTO flags FLAGS".
+invalid_packets() {
+	awk -v from="$2" -v to="${3:-1e9}" '
+	/ trace_invalid packet: / {
+		t = $0; sub(/^\[ */, "", t); sub(/s\].*/, "", t)
+		if (t + 0 < from + 0 || t + 0 > to + 0) next
+		iif = src = dst = sp = dp = pr = fl = "-"
+		for (i = 1; i < NF; i++) {
+			if ($i == "iif") iif = $(i + 1)
+			else if ($i == "saddr" && ($(i - 1) == "ip" || $(i - 1) == "ip6")) src = $(i + 1)
+			else if ($i == "daddr" && ($(i - 1) == "ip" || $(i - 1) == "ip6")) dst = $(i + 1)
+			else if ($i == "protocol" || $i == "nexthdr") pr = $(i + 1)
+			else if ($i == "sport") sp = $(i + 1)
+			else if ($i == "dport") dp = $(i + 1)
+		}
+		for (i = 1; i < NF - 1; i++)
+			if ($i == "tcp" && $(i + 1) == "flags") {
+				fl = ""
+				for (j = i + 3; j <= NF && $j != "tcp"; j++) fl = fl (fl == "" ? "" : " ") $j
+			}
+		gsub(/"/, "", iif)
+		printf "%s iif %s %s:%s > %s:%s %s flags %s\n", t, iif, src, sp, dst, dp, pr, fl
+	}' "$1" 2>/dev/null
+}
+
+# fw_invalid NS: "FORWARD INPUT", the packets dropped so far as ct state
+# invalid (the forward chain's counter "invalid" of lib.sh's ruleset, the
+# input chain's "invalid_in").  "? ?" if unreadable.
+fw_invalid() {
+	ip netns exec "$1" nft -j list counters 2>/dev/null | jq -r '
+		[.nftables[] | .counter? | select(. != null)] as $c
+		| "\($c | map(select(.table == "ctsync_fw" and .name == "invalid"))[0].packets // "?")"
+		+ " \($c | map(select(.table == "ctsync_input" and .name == "invalid_in"))[0].packets // "?")"' 2>/dev/null ||
+		echo "? ?"
+}
+
+# fw_blackhole NS / fw_blackhole_off NS: the firewall's ports stop passing
+# frames both ways (a node that died with its links up: no ARP answers, no
+# forwarding, no VRRP, no sync).
+fw_blackhole() {
+	ip netns exec "$1" nft -f - <<'EOT'
+table netdev ctsync_dead {
+	chain ingress {
+		type filter hook ingress devices = { "out0", "in0", "sync0" } priority -500; policy drop;
+	}
+	chain egress {
+		type filter hook egress devices = { "out0", "in0", "sync0" } priority -500; policy drop;
+	}
+}
+EOT
+}
+fw_blackhole_off() { ip netns exec "$1" nft delete table netdev ctsync_dead; }
+
+# has_vips NS: NS holds both IPv4 VIPs.  no_vips NS: it holds neither.
+has_vips() {
+	local a
+	a=$(ip -n "$1" -4 -o addr show 2>/dev/null)
+	[[ $a == *" $CTS_VIP4_OUT/"* && $a == *" $CTS_VIP4_IN/"* ]]
+}
+no_vips() {
+	local a
+	a=$(ip -n "$1" -4 -o addr show 2>/dev/null)
+	[[ $a != *" $CTS_VIP4_OUT/"* && $a != *" $CTS_VIP4_IN/"* ]]
+}
+
+# ts_log FILE: copy standard input to FILE, each line prefixed with the
+# time since cts_init ("[   12.345s]"), as it arrives.
+ts_log() {
+	local line t
+	while IFS= read -r line; do
+		t=${EPOCHREALTIME//[!0-9]/}
+		t=$((10#$t - CTS_T0))
+		printf '[%4d.%03ds] %s\n' "$((t / 1000000))" "$((t % 1000000 / 1000))" "$line"
+	done >>"$1"
+}
+
+# start_ctsyncd_ts NAME NS CONFIG [ARGS...]: start_ctsyncd with time-stamped
+# log lines ($CTS_TMP/NAME.log).
+start_ctsyncd_ts() {
+	local name=$1 ns=$2 conf=$3
+	shift 3
+	CTS_DLOG[$name]=$CTS_TMP/$name.log
+	echo "==== start $(date +%T.%N) ====" >>"${CTS_DLOG[$name]}"
+	ip netns exec "$ns" "$CTSYNCD" -c "$conf" "$@" > >(ts_log "${CTS_DLOG[$name]}") 2>&1 </dev/null &
+	CTS_DPID[$name]=$!
+	CTS_PIDS+=("$!")
+}
+
+# ctsyncd_failover_config FILE NODE(1|2): ctsyncd_config (udp, IPv4 sync
+# link) plus the addresses `ctctl master` announces and no multicast flows.
+ctsyncd_failover_config() {
+	local file=$1 node=$2
+	{
+		echo "node_id: $node"
+		echo "sync:"
+		echo "  local: 192.0.2.$node"
+		echo "  peers: [192.0.2.$((3 - node))]"
+		echo "  port: 3780"
+		echo "  heartbeat_ms: 250"
+		echo "kernel:"
+		echo "  event_buffer: 64M"
+		echo "filter:"
+		echo "  ignore_local: true"
+		echo "  ignore: [224.0.0.0/4]"
+		echo "control:"
+		echo "  socket: $CTS_TMP/fw$node.sock"
+		echo "failover:"
+		echo "  announce: [\"out0 $CTS_VIP4_OUT\", \"in0 $CTS_VIP4_IN\"]"
+		echo "log:"
+		echo "  level: ${CTS_LOG_LEVEL:-info}"
+	} >"$file"
+}
+
+# keepalived_setup_bin: a root-owned 0755 directory, $CTS_TMP/ka-bin, with
+# copies of scripts/ctsync-keepalived and ctctl (keepalived's script
+# security refuses scripts in, or under, directories others may write).
+CTS_KA_BIN=
+keepalived_setup_bin() {
+	CTS_KA_BIN=$CTS_TMP/ka-bin
+	install -d -m 0755 -o root -g root "$CTS_KA_BIN" &&
+	install -m 0755 -o root -g root "$CTS_ROOT/scripts/ctsync-keepalived" "$CTS_KA_BIN/" &&
+	install -m 0755 -o root -g root "$CTCTL" "$CTS_KA_BIN/ctctl"
+}
+
+# keepalived_config FILE NODE(1|2) PRIORITY [ADVERT_INT]: conf/keepalived.conf
+# for the namespace topology: one vrrp_sync_group "fw" for both LANs,
+# VRRPv3, both BACKUP with nopreempt, `ctctl ready` tracked, transitions
+# through the notify FIFO to ctsync-keepalived -> ctctl master|backup.
+keepalived_config() {
+	local file=$1 node=$2 prio=$3 adv=${4:-0.1} sock=$CTS_TMP/fw$2.sock
+	cat >"$file" <<EOF
+global_defs {
+	router_id ${CTS_P}-fw$node
+	enable_script_security
+	script_user root
+	notify_fifo $CTS_TMP/ka-fw$node.fifo
+	notify_fifo_script "$CTS_KA_BIN/ctsync-keepalived -o group -s $sock -c $CTS_KA_BIN/ctctl"
+	# sub-second adverts on a loaded machine: the VRRP process runs
+	# SCHED_RR, as advised for production, so a busy CPU does not make
+	# the backup miss three adverts and take over spuriously
+	vrrp_rt_priority 50
+}
+
+vrrp_script ctsync_ready {
+	script "$CTS_KA_BIN/ctctl -s $sock ready"
+	interval 1
+	fall 1
+	rise 1
+	weight -100
+}
+
+vrrp_sync_group fw {
+	group {
+		outside
+		inside
+	}
+	# without it keepalived ignores a weighted track_script in a sync
+	# group ("ignoring tracked script ... with weights due to SYNC group")
+	sync_group_tracking_weight
+}
+
+vrrp_instance outside {
+	state BACKUP
+	nopreempt
+	interface out0
+	virtual_router_id 51
+	priority $prio
+	version 3
+	advert_int $adv
+	virtual_ipaddress {
+		$CTS_VIP4_OUT/24 dev out0
+	}
+	track_script {
+		ctsync_ready
+	}
+}
+
+vrrp_instance inside {
+	state BACKUP
+	nopreempt
+	interface in0
+	virtual_router_id 52
+	priority $prio
+	version 3
+	advert_int $adv
+	virtual_ipaddress {
+		$CTS_VIP4_IN/24 dev in0
+	}
+	track_script {
+		ctsync_ready
+	}
+}
+EOF
+}
+
+# start_keepalived NAME NS CONFIG: keepalived in the foreground of a
+# background job with its own pid files, VRRP only, log time-stamped in
+# $CTS_TMP/NAME.log.  Its pid is CTS_DPID[NAME].
+start_keepalived() {
+	local name=$1 ns=$2 conf=$3
+	CTS_DLOG[$name]=$CTS_TMP/$name.log
+	echo "==== start $(date +%T.%N) ====" >>"${CTS_DLOG[$name]}"
+	ip netns exec "$ns" "${KEEPALIVED:-keepalived}" -f "$conf" --vrrp \
+		-p "$CTS_TMP/$name.pid" -r "$CTS_TMP/$name.vrrp.pid" -c "$CTS_TMP/$name.check.pid" \
+		--dont-fork --log-console --log-detail --no-syslog \
+		> >(ts_log "${CTS_DLOG[$name]}") 2>&1 </dev/null &
+	CTS_DPID[$name]=$!
+	CTS_PIDS+=("$!")
+}
+
+# proc_tree PID: PID and its descendants, one per line.
+proc_tree() {
+	ps -e -o pid=,ppid= | awk -v root="$1" '
+		{ kids[$2] = kids[$2] " " $1 }
+		END {
+			n = 1; q[1] = root
+			for (i = 1; i <= n; i++) {
+				print q[i]
+				m = split(kids[q[i]], k, " ")
+				for (j = 1; j <= m; j++) q[++n] = k[j]
+			}
+		}'
+}
+
+# stop_keepalived NAME TERM|KILL: TERM: a clean stop (keepalived sends
+# priority-0 adverts and drops its addresses).  KILL: the whole process
+# tree (parent, VRRP child, notify FIFO reader) at once, like a crash.
+# Waits (bounded) for every one of them; 1 if some remain.
+stop_keepalived() {
+	local name=$1 sig=$2 pids
+	mapfile -t pids < <(proc_tree "${CTS_DPID[$name]}")
+	{
+		if [[ $sig == KILL ]]; then
+			kill -KILL "${pids[@]}"
+		else
+			kill "-$sig" "${CTS_DPID[$name]}"
+		fi
+		wait_until 10 pids_gone "${pids[@]}" || kill -KILL "${pids[@]}"
+		wait "${CTS_DPID[$name]}"
+		: reap-notify
+	} 2>/dev/null
+	wait_until 5 pids_gone "${pids[@]}"
+}
