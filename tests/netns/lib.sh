@@ -975,3 +975,26 @@ stop_keepalived() {
 	} 2>/dev/null
 	wait_until 5 pids_gone "${pids[@]}"
 }
+
+# need_bins VAR...: each named variable must name an executable; if one
+# does not, the test is skipped (exit 77), not failed.
+need_bins() {
+	local b
+	for b in "$@"; do
+		if [[ ! -x ${!b} ]]; then
+			warn "SKIP: $b not built (${!b}); build first or set $b"
+			exit 77
+		fi
+	done
+}
+
+# fail MSG: a failed check; the test goes on where later steps still make
+# sense.  die MSG: a failed step later steps depend on: the test's own
+# summary() runs, then it exits 1.
+FAILED=()
+fail() { echo "FAIL: $*"; FAILED+=("$*"); }
+die() {
+	fail "$@"
+	summary
+	exit 1
+}

@@ -70,25 +70,12 @@ PORT=7000
 SERVER=203.0.113.10
 
 cts_init failover || exit $?
-for b in CTSYNCD CTCTL FLOWGEN KEEPALIVED; do
-	if [[ ! -x ${!b} ]]; then
-		warn "SKIP: $b not found (${!b}); build first or set $b"
-		exit 77
-	fi
-done
+need_bins CTSYNCD CTCTL FLOWGEN KEEPALIVED
 
 SOCK1=$CTS_TMP/fw1.sock
 SOCK2=$CTS_TMP/fw2.sock
-FAILED=()
 ROWS=()
 NOTES=()
-fail() { echo "FAIL: $*"; FAILED+=("$*"); }
-die() {
-	echo "FAIL: $*"
-	FAILED+=("$*")
-	summary
-	exit 1
-}
 summary() {
 	local r f
 	echo

@@ -66,22 +66,9 @@ CONVERGE_S=${CTS_CONVERGE_S:-30}
 cts_init "faults-$scenario$arg" || exit $?
 need=(CTSYNCD CTCTL CTGEN)
 [[ $scenario == reorder ]] && need+=(UDPRELAY)
-for b in "${need[@]}"; do
-	if [[ ! -x ${!b} ]]; then
-		warn "SKIP: $b not built (${!b}); build first or set $b"
-		exit 77
-	fi
-done
+need_bins "${need[@]}"
 
-FAILED=()
 REPORT=()
-fail() { echo "FAIL: $*"; FAILED+=("$*"); }
-die() {
-	echo "FAIL: $*"
-	FAILED+=("$*")
-	summary
-	exit 1
-}
 summary() {
 	local r f
 	echo

@@ -37,24 +37,9 @@ NDESTROY=$((NFLOWS / 4))
 CONVERGE_S=${CTS_CONVERGE_S:-90}	# deadline for each convergence (s)
 
 cts_init "repl-$transport$family" || exit $?
-for b in CTSYNCD CTCTL CTGEN; do
-	if [[ ! -x ${!b} ]]; then
-		warn "SKIP: $b not built (${!b}); build first or set $b"
-		exit 77
-	fi
-done
+need_bins CTSYNCD CTCTL CTGEN
 
-FAILED=()
 TIMES=()
-# fail MSG: a failed check; the test goes on where later steps still make
-# sense.  die MSG: a failed step that later steps depend on.
-fail() { echo "FAIL: $*"; FAILED+=("$*"); }
-die() {
-	echo "FAIL: $*"
-	FAILED+=("$*")
-	summary
-	exit 1
-}
 timing() { TIMES+=("$(printf '%-48s %8s s' "$1" "$2")"); say "converged: $1 in $2 s"; }
 summary() {
 	local t f
