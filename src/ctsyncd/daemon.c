@@ -101,6 +101,15 @@ static uint64_t now_ms(void)
 
 /* ---- kernel ------------------------------------------------------------- */
 
+/* Keep f in the internal cache; a full cache is logged once. */
+static void keep(struct daemon *d, const struct flow *f, bool own)
+{
+	if (ftfw_local_update(d->ftfw, f, own) < 0 && d->ks.refused++ == 0)
+		log_warnx("internal cache full (%u entries): flows are not "
+			  "replicated; raise cache.max_entries",
+			  d->conf.cache.max_entries);
+}
+
 static void on_flow(void *arg, enum kernel_ev ev, const struct flow *f, bool own)
 {
 	struct daemon *d = arg;
@@ -121,10 +130,7 @@ static void on_flow(void *arg, enum kernel_ev ev, const struct flow *f, bool own
 		ftfw_local_destroy(d->ftfw, &f->key);
 		return;
 	}
-	if (ftfw_local_update(d->ftfw, f, own) < 0 && d->ks.refused++ == 0)
-		log_warnx("internal cache full (%u entries): flows are not "
-			  "replicated; raise cache.max_entries",
-			  d->conf.cache.max_entries);
+	keep(d, f, own);
 }
 
 static void on_dumped(void *arg, enum kernel_ev ev, const struct flow *f, bool own)
@@ -132,12 +138,8 @@ static void on_dumped(void *arg, enum kernel_ev ev, const struct flow *f, bool o
 	struct daemon *d = arg;
 
 	d->ks.dumped++;
-	if (!filter_accept(d->filter, f))
-		return;
-	if (ftfw_local_update(d->ftfw, f, false) < 0 && d->ks.refused++ == 0)
-		log_warnx("internal cache full (%u entries): flows are not "
-			  "replicated; raise cache.max_entries",
-			  d->conf.cache.max_entries);
+	if (filter_accept(d->filter, f))
+		keep(d, f, false);
 }
 
 /* Make the internal cache equal the kernel's table. */
