@@ -998,3 +998,30 @@ die() {
 	summary
 	exit 1
 }
+
+# report_failed: the last lines of a test's summary: what failed, or that
+# every check passed.
+report_failed() {
+	local f
+	if ((${#FAILED[@]})); then
+		echo "== ${#FAILED[@]} check(s) failed:"
+		for f in "${FAILED[@]}"; do echo "   - $f"; done
+	else
+		echo "== all checks passed"
+	fi
+}
+
+# stop_clean NAME [CONTEXT]: NAME's ctsyncd is still running, exits with
+# status 0 within 10 s of SIGTERM, and left no sanitizer report; each miss
+# is a fail (prefixed with CONTEXT when given).
+stop_clean() {
+	local n=$1 pre=${2:+$2: }
+	if ! ctsyncd_alive "$n"; then
+		fail "${pre}ctsyncd on $n is not running at the end"
+	elif ! stop_ctsyncd "$n" TERM; then
+		fail "${pre}ctsyncd on $n did not exit within 10 s of SIGTERM"
+	elif ((CTS_EXIT != 0)); then
+		fail "${pre}ctsyncd on $n exited with status $CTS_EXIT on SIGTERM"
+	fi
+	sanitizer_report "$n" || fail "${pre}sanitizer report in $n's log"
+}

@@ -77,19 +77,14 @@ SOCK2=$CTS_TMP/fw2.sock
 ROWS=()
 NOTES=()
 summary() {
-	local r f
+	local r
 	echo
 	echo "== failover: ${NTCP} + ${NUDP} flows + SNATed set; VRRPv3 advert_int ${ADVERT} s; silence limit ${LIMIT_MS} ms"
 	printf '   %-30s %12s %10s %9s %9s %9s %9s %14s\n' scenario survived/total "TCP broken" "silence" "TCP" "UDP" "p99" "invalid drops"
 	printf '   %-30s %12s %10s %9s %9s %9s %9s %14s\n' "" "" "" "(ms)" "(ms)" "(ms)" "(ms)" "fwd+in"
 	for r in "${ROWS[@]}"; do echo "   $r"; done
 	for r in "${NOTES[@]}"; do echo "   $r"; done
-	if ((${#FAILED[@]})); then
-		echo "== ${#FAILED[@]} check(s) failed:"
-		for f in "${FAILED[@]}"; do echo "   - $f"; done
-	else
-		echo "== all checks passed"
-	fi
+	report_failed
 }
 
 # ------------------------------------------------------------ helpers
@@ -522,14 +517,7 @@ for c in "${CLIENTS[@]}"; do
 done
 kill_wait TERM 5 "$SERVER_PID" || fail "flowgen server did not exit on SIGTERM"
 for k in ka-fw1 ka-fw2; do stop_keepalived "$k" TERM || fail "$k did not exit on SIGTERM"; done
-for n in fw1 fw2; do
-	if ! stop_ctsyncd "$n" TERM; then
-		fail "ctsyncd on $n did not exit within 10 s of SIGTERM"
-	elif ((CTS_EXIT != 0)); then
-		fail "ctsyncd on $n exited with status $CTS_EXIT on SIGTERM"
-	fi
-	sanitizer_report "$n" || fail "sanitizer report in $n's log"
-done
+for n in fw1 fw2; do stop_clean "$n"; done
 
 summary
 ((${#FAILED[@]} == 0))

@@ -70,7 +70,7 @@ need_bins "${need[@]}"
 
 REPORT=()
 summary() {
-	local r f
+	local r
 	echo
 	echo "== faults: $TITLE"
 	echo "   time to converge (s) from the end of the workload (the fault is still"
@@ -78,12 +78,7 @@ summary() {
 	echo "   start of the workload to convergence: overhead = fault run / baseline"
 	printf '   %-34s %9s %9s %11s %11s %8s\n' step baseline fault "base bytes" "fault bytes" overhead
 	for r in "${REPORT[@]}"; do echo "   $r"; done
-	if ((${#FAILED[@]})); then
-		echo "== ${#FAILED[@]} check(s) failed:"
-		for f in "${FAILED[@]}"; do echo "   - $f"; done
-	else
-		echo "== all checks passed"
-	fi
+	report_failed
 }
 
 SOCK1=$CTS_TMP/fw1.sock
@@ -317,16 +312,7 @@ ctsyncd_up() { ctctl_in "$1" "$2" status >/dev/null 2>&1; }
 # report).
 phase_end() {
 	local n
-	for n in fw1 fw2; do
-		if ! ctsyncd_alive "$n"; then
-			fail "$PHASE: ctsyncd on $n is not running at the end"
-		elif ! stop_ctsyncd "$n" TERM; then
-			fail "$PHASE: ctsyncd on $n did not exit within 10 s of SIGTERM"
-		elif ((CTS_EXIT != 0)); then
-			fail "$PHASE: ctsyncd on $n exited with status $CTS_EXIT on SIGTERM"
-		fi
-		sanitizer_report "$n" || fail "$PHASE: sanitizer report in $n's log"
-	done
+	for n in fw1 fw2; do stop_clean "$n" "$PHASE"; done
 }
 
 # ------------------------------------------------------------- topology

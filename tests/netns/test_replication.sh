@@ -42,16 +42,11 @@ need_bins CTSYNCD CTCTL CTGEN
 TIMES=()
 timing() { TIMES+=("$(printf '%-48s %8s s' "$1" "$2")"); say "converged: $1 in $2 s"; }
 summary() {
-	local t f
+	local t
 	echo
 	echo "== replication $transport over IPv$family: convergence times"
 	for t in "${TIMES[@]}"; do echo "   $t"; done
-	if ((${#FAILED[@]})); then
-		echo "== ${#FAILED[@]} check(s) failed:"
-		for f in "${FAILED[@]}"; do echo "   - $f"; done
-	else
-		echo "== all checks passed"
-	fi
+	report_failed
 }
 
 SOCK1=$CTS_TMP/fw1.sock
@@ -356,16 +351,7 @@ fi
 
 # ------------------------------------------------------------- 5. stop
 
-for n in fw1 fw2; do
-	if ! ctsyncd_alive "$n"; then
-		fail "ctsyncd on $n is not running at the end"
-	elif ! stop_ctsyncd "$n" TERM; then
-		fail "ctsyncd on $n did not exit within 10 s of SIGTERM"
-	elif ((CTS_EXIT != 0)); then
-		fail "ctsyncd on $n exited with status $CTS_EXIT on SIGTERM"
-	fi
-	sanitizer_report "$n" || fail "sanitizer report in $n's log"
-done
+for n in fw1 fw2; do stop_clean "$n"; done
 
 summary
 ((${#FAILED[@]} == 0))
