@@ -20,6 +20,11 @@
  * +---------------------------------------------------------------+
  * |                  payload (length - 24 bytes)                  |
  *
+ * A sealed datagram (flag WIRE_F_AUTH) has the key id where reserved is,
+ * and after length bytes a trailer of 24 more: a 64-bit counter, never
+ * repeated by one sender life, and a 16-byte XChaCha20-Poly1305 tag over
+ * everything before it (see auth.h and ctsync-protocol(7)).
+ *
  * Each node sends one stream of sequence-numbered DATA datagrams; seq
  * counts DATA datagrams (32 bits, wrapping; compared with wire_after()).
  * In DATA, seq is this datagram's number; in every other type it is the
@@ -91,7 +96,9 @@ enum wire_type {
 };
 
 /* header flags */
-#define WIRE_F_AUTH	0x0001	/* reserved: authentication trailer follows */
+#define WIRE_F_AUTH	 0x0001	/* sealed: key id in place of reserved, and
+				 * the trailer below follows length */
+#define WIRE_F_ENCRYPTED 0x0002	/* with WIRE_F_AUTH: the payload is encrypted */
 
 enum wire_rtype {
 	WIRE_R_FLOW	= 1,
