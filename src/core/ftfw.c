@@ -529,6 +529,7 @@ struct ftfw *ftfw_new(const struct ftfw_conf *conf, struct cache *internal)
 	list_init(&f->bulk_end.q);
 	list_init(&f->bulk_end.ua);
 	f->bulk_end.kind = TXN_BULK_END;
+	f->tx_counter = conf->first_counter;
 	return f;
 }
 
@@ -690,17 +691,76 @@ void ftfw_flush_external(struct ftfw *f)
 	}
 }
 
+/*
+ * With keys: may a datagram of p that opened (ai) be taken?  See ftfw.h.
+ * st is its STATUS payload, or NULL.  Keeps p's replay window and lives.
+ */
+static bool peer_fresh(struct ftfw *f, struct ftfw_peer *p, const struct wire_hdr *h,
+		       const struct wire_status *st, const struct auth_info *ai,
+		       uint64_t now)
+{
+	if (p->rx.known && p->rx.epoch == h->epoch) {
+		if (!auth_replay_accept(&p->replay, ai->counter)) {
+			f->auth.rx_replay++;
+			return false;
+		}
+		p->key_id = ai->key_id;
+		return true;
+	}
+	for (unsigned i = 0; i < p->nretired && i < FTFW_RETIRED; i++) {
+		if (p->retired[i] == h->epoch) {
+			f->auth.rx_old_epoch++;
+			return false;
+		}
+	}
+	if (st && st->node_id == f->conf.node_id && st->epoch == f->conf.epoch) {
+		/* Proven: this life heard ours.  ftfw_input() resets rx. */
+		if (p->rx.known)
+			p->retired[p->nretired++ % FTFW_RETIRED] = p->rx.epoch;
+		auth_replay_reset(&p->replay);
+		auth_replay_accept(&p->replay, ai->counter);
+		p->probe_due = false;
+		p->key_id = ai->key_id;
+		return true;
+	}
+	f->auth.rx_unproven++;
+	p->probe_epoch = h->epoch;
+	p->probe_base = h->base;
+	if (now >= p->probe_at)
+		p->probe_due = true;
+	return false;
+}
+
 void ftfw_input(struct ftfw *f, int slot, const char *from,
 		const uint8_t *buf, size_t len, uint64_t now)
 {
 	struct wire_hdr h;
 	struct wire_status st;
+	struct auth_info ai = { 0 };
 	struct ftfw_peer *p;
-	const uint8_t *payload = buf + WIRE_HDR_LEN;
+	const uint8_t *payload;
 	size_t plen;
 	uint64_t b, next;
 
-	/* Decode everything before touching any state. */
+	/* Open and decode everything before touching any state.  What is
+	 * not even a header is malformed, whether sealing is on or off. */
+	if (f->conf.keys) {
+		long n;
+
+		if (!auth_is_sealed(buf, len)) {
+			if (wire_hdr_get(buf, len, &h, &f->wire) == 0)
+				f->auth.rx_no_tag++;
+			return;
+		}
+		if ((n = auth_open(f->conf.keys, buf, len, f->plain, &ai, &f->auth)) < 0)
+			return;
+		buf = f->plain;
+		len = (size_t)n;
+	} else if (auth_is_sealed(buf, len)) {
+		f->auth.rx_unexpected_tag++;
+		return;
+	}
+	payload = buf + WIRE_HDR_LEN;
 	if (wire_hdr_get(buf, len, &h, &f->wire) < 0)
 		return;
 	plen = len - WIRE_HDR_LEN;
@@ -726,6 +786,9 @@ void ftfw_input(struct ftfw *f, int slot, const char *from,
 		p->bound = true;
 		p->node_id = h.node_id;
 	}
+	if (f->conf.keys &&
+	    !peer_fresh(f, p, &h, h.type == WIRE_STATUS ? &st : NULL, &ai, now))
+		return;
 	p->st.rx_bytes += len;
 	p->last_heard = now;
 	if (!p->alive) {
@@ -810,6 +873,35 @@ static size_t build_status(struct ftfw *f, struct ftfw_peer *p, uint64_t now,
 	return h.length;
 }
 
+/*
+ * A probe answers a life of p we have not taken yet: a STATUS naming it,
+ * acknowledging only what its sender no longer waits for (below base),
+ * so that p can prove our life with it (see ftfw.h).
+ */
+static size_t build_probe(struct ftfw *f, struct ftfw_peer *p, uint64_t now,
+			  uint8_t *buf, size_t cap)
+{
+	struct wire_status st = {
+		.node_id = p->node_id, .epoch = p->probe_epoch,
+		.cum = p->probe_base - 1,
+	};
+	struct wbuf w = { buf + WIRE_HDR_LEN, 0, cap - WIRE_HDR_LEN };
+	struct wire_hdr h = {
+		.version = WIRE_VERSION, .type = WIRE_STATUS,
+		.node_id = f->conf.node_id, .epoch = f->conf.epoch,
+		.seq = (uint32_t)f->next_seq, .base = (uint32_t)tx_base(f),
+	};
+
+	p->probe_due = false;
+	p->probe_at = now + f->conf.ack_ms;
+	if (wire_put_status(&w, &st) < 0)
+		return 0;
+	h.length = (uint16_t)(WIRE_HDR_LEN + w.len);
+	wire_hdr_put(buf, &h);
+	f->tx.status++;
+	return h.length;
+}
+
 static bool window_open(const struct ftfw *f)
 {
 	uint64_t min;
@@ -839,7 +931,8 @@ static bool may_send(const struct ftfw *f, bool open)
 static size_t build_data(struct ftfw *f, uint8_t *buf, size_t cap)
 {
 	bool open = window_open(f);
-	struct wbuf w = { buf + WIRE_HDR_LEN, 0, min_u64(cap, f->conf.max_datagram) - WIRE_HDR_LEN };
+	size_t room = min_u64(cap, f->conf.max_datagram - (f->conf.keys ? AUTH_TRAILER_LEN : 0));
+	struct wbuf w = { buf + WIRE_HDR_LEN, 0, room - WIRE_HDR_LEN };
 	struct wire_hdr h = {
 		.version = WIRE_VERSION, .type = WIRE_DATA,
 		.node_id = f->conf.node_id, .epoch = f->conf.epoch,
@@ -918,10 +1011,21 @@ size_t ftfw_output(struct ftfw *f, uint64_t now, uint8_t *buf, size_t cap, int *
 {
 	size_t n = 0;
 
+	/* Leave room for the seal. */
+	if (f->conf.keys) {
+		if (cap < WIRE_HDR_LEN + AUTH_TRAILER_LEN)
+			return 0;
+		cap -= AUTH_TRAILER_LEN;
+	}
 	check_peers(f, now);
 	for (int k = 0; k < FTFW_MAX_PEERS; k++) {
 		int i = (f->status_rr + k) % FTFW_MAX_PEERS;
 
+		if (f->peers[i].used && f->peers[i].probe_due) {
+			*dest = i;
+			n = build_probe(f, &f->peers[i], now, buf, cap);
+			break;
+		}
 		if (status_due(f, &f->peers[i], now)) {
 			f->status_rr = i + 1;
 			*dest = i;
@@ -950,6 +1054,9 @@ size_t ftfw_output(struct ftfw *f, uint64_t now, uint8_t *buf, size_t cap, int *
 		f->tx.heartbeats++;
 		n = WIRE_HDR_LEN;
 	}
+	if (n && f->conf.keys)
+		n = auth_seal(f->conf.keys, buf, n, cap + AUTH_TRAILER_LEN,
+			      f->tx_counter++);
 	if (n) {
 		f->last_tx = now;
 		f->tx.bytes += n;
@@ -968,6 +1075,8 @@ uint64_t ftfw_next_deadline(const struct ftfw *f, uint64_t now)
 
 		if (!p->used)
 			continue;
+		if (p->probe_due)
+			return now;
 		if (p->rx.known) {
 			if (p->rx.status_at)
 				d = min_u64(d, p->rx.status_at);

@@ -27,6 +27,17 @@
  *
  * 64-bit sequence numbers are used inside; the wire carries the low 32
  * bits, extended on receipt against the nearest expected value.
+ *
+ * With a key ring (conf.keys) every datagram is sealed and must open (see
+ * auth.h), and a replayed datagram changes nothing:
+ *   - within a peer's life, each counter is accepted once (auth_replay);
+ *   - a new life (epoch) of a peer is taken only once it is proven live:
+ *     by a STATUS from that life acknowledging our own current epoch,
+ *     which no datagram recorded before we started can do.  Until then
+ *     its datagrams are dropped (rx_unproven) and answered with a probe,
+ *     a STATUS that names its epoch, so that it can prove ours in turn.
+ *     What was dropped is repaired as usual once the life is taken.
+ *   - lives it had before (the last FTFW_RETIRED) are never taken again.
  */
 #ifndef CTSYNC_FTFW_H
 #define CTSYNC_FTFW_H
@@ -35,6 +46,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "auth.h"
 #include "cache.h"
 #include "flow.h"
 #include "proto.h"
@@ -42,6 +54,7 @@
 #define FTFW_MAX_PEERS		16
 #define FTFW_RX_WINDOW		65536	/* seqs a receiver tracks past cum */
 #define FTFW_DEST_ALL		(-1)
+#define FTFW_RETIRED		64	/* earlier lives of a peer remembered */
 
 struct ftfw_conf {
 	uint32_t node_id;		/* nonzero */
@@ -54,6 +67,10 @@ struct ftfw_conf {
 	uint32_t window;		/* DATA datagrams in flight */
 	size_t   max_external;		/* per peer; 0 = unlimited */
 	uint32_t hash_seed;
+	/* Borrowed; NULL: datagrams are neither sealed nor checked.  The
+	 * caller may change the ring's keys (a reload) between calls. */
+	const struct auth_keyring *keys;
+	uint64_t first_counter;		/* sealing counter of this life */
 };
 
 struct ftfw_tx_stats {
@@ -118,6 +135,14 @@ struct ftfw_peer {
 	uint64_t acked;			/* highest cum (extended) */
 	struct ftfw_rx rx;
 	struct ftfw_peer_stats st;
+	/* with keys */
+	uint16_t key_id;		/* of its last datagram taken, 0 none */
+	struct auth_replay replay;	/* counters of rx.epoch's life */
+	uint32_t retired[FTFW_RETIRED];	/* its earlier lives */
+	unsigned nretired;
+	bool     probe_due;		/* answer an unproven life */
+	uint32_t probe_epoch, probe_base;
+	uint64_t probe_at;		/* no probe before (rate limit) */
 };
 
 struct ftfw {
@@ -137,6 +162,9 @@ struct ftfw {
 	struct wire_stats wire;		/* malformed input, by kind */
 	uint64_t rx_foreign;		/* from unknown senders / full peer table */
 	uint64_t rx_own;		/* our own multicast echo */
+	struct auth_stats auth;		/* refused: unsealed, forged, replayed */
+	uint64_t tx_counter;		/* next sealing counter */
+	uint8_t  plain[65536];		/* an opened datagram */
 	struct ftfw_peer peers[FTFW_MAX_PEERS];
 	int      status_rr;		/* round robin over due STATUS */
 };

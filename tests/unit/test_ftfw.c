@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <cmocka.h>
 
+#include "auth.h"
 #include "cache.h"
 #include "ftfw.h"
 #include "proto.h"
@@ -52,7 +53,13 @@ struct net {
 	struct pkt *q;
 	size_t nq, capq;
 	uint64_t delivered;
+	bool record;		/* keep a copy of what node 0 sends node 1 */
+	struct pkt *rec;
+	size_t nrec, caprec;
 };
+
+/* With a ring, every simulated node seals and checks (see auth tests). */
+static const struct auth_keyring *g_keys;
 
 static uint32_t rnd(struct net *w)
 {
@@ -68,6 +75,7 @@ static struct ftfw *mkftfw(struct cache *c, uint32_t node, uint32_t epoch, uint3
 		.node_id = node, .epoch = epoch, .first_seq = first_seq,
 		.max_datagram = MTU, .heartbeat_ms = 100, .ack_ms = 5,
 		.peer_timeout_ms = 1000, .window = 4096, .hash_seed = 7,
+		.keys = g_keys, .first_counter = (uint64_t)epoch << 24,
 	};
 
 	return ftfw_new(&conf, c);
@@ -111,6 +119,7 @@ static void net_free(struct net *w)
 		cache_free(w->n[i].internal);
 	}
 	free(w->q);
+	free(w->rec);
 }
 
 static void enqueue(struct net *w, int from, int to, const uint8_t *buf, size_t len)
@@ -118,6 +127,15 @@ static void enqueue(struct net *w, int from, int to, const uint8_t *buf, size_t 
 	struct pkt *p;
 	uint64_t delay = 1;
 
+	if (w->record && from == 0 && to == 1) {
+		if (w->nrec == w->caprec) {
+			w->caprec = w->caprec ? w->caprec * 2 : 256;
+			w->rec = realloc(w->rec, w->caprec * sizeof(*w->rec));
+			assert_non_null(w->rec);
+		}
+		w->rec[w->nrec].len = len;
+		memcpy(w->rec[w->nrec++].buf, buf, len);
+	}
 	if (w->cut || w->down[to] || rnd(w) % 100 < w->loss)
 		return;
 	if (w->reorder && rnd(w) % 100 < w->reorder)
@@ -728,6 +746,225 @@ static void test_cache_limit(void **state)
 	net_free(&w);
 }
 
+
+/* ---- authenticated sync ----------------------------------------------- */
+
+#define KEY_A "1 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n"
+#define KEY_B "1 1f1e1d1c1b1a191817161514131211100f0e0d0c0b0a09080706050403020100\n"
+
+static struct auth_keyring ring_a, ring_a_enc, ring_b;
+
+static void rings(void)
+{
+	memset(&ring_a, 0, sizeof(ring_a));
+	memset(&ring_b, 0, sizeof(ring_b));
+	assert_int_equal(auth_keys_parse(&ring_a, "a", KEY_A, strlen(KEY_A), stderr), 0);
+	assert_int_equal(auth_keys_parse(&ring_b, "b", KEY_B, strlen(KEY_B), stderr), 0);
+	ring_a_enc = ring_a;
+	ring_a_enc.encrypt = true;
+}
+
+/* The replication scenarios, sealed: the proof of each new life costs a
+ * round trip and must never cost convergence. */
+static void test_auth_scenarios(void **state)
+{
+	struct net w;
+
+	rings();
+	g_keys = &ring_a;
+	/* test_basic, except that what the sender sends before the receiver
+	 * has proven its life is dropped, then NACKed and sent again once. */
+	net_init(&w, 2, 1);
+	add_flows(&w, 0, 0, 5000, 3);
+	converge(&w, 0, 1, 2000);
+	assert_int_equal(cache_live(ext_of(&w, 0, 1)), 5000);
+	assert_int_equal(w.n[0].f->tx.bulks, 1);
+	assert_true(w.n[0].f->tx.flows < 2 * 5000);
+	assert_true(w.n[1].f->auth.rx_unproven > 0);
+	assert_int_equal(w.n[1].f->auth.rx_bad_tag + w.n[1].f->auth.rx_replay, 0);
+	net_free(&w);
+	lossy(31, 30, 10, 20, 0);
+	test_receiver_restart(state);
+	test_sender_restart(state);
+	test_sender_restart_lower_seq(state);
+	test_three_nodes(state);
+	g_keys = &ring_a_enc;
+	lossy(32, 10, 10, 10, 0xfffff000u);
+	test_receiver_restart(state);
+	g_keys = NULL;
+}
+
+/* Feed node 1 one datagram as if node 0 had sent it. */
+static void inject(struct net *w, const uint8_t *buf, size_t len)
+{
+	ftfw_input(w->n[1].f, w->n[1].slot[0], "sim", buf, len, w->now);
+}
+
+/*
+ * Forged (another key, or none), tampered and mis-keyed datagrams are
+ * counted by kind and change nothing, even when they claim node 0's
+ * identity and its current life.
+ */
+static void test_auth_forged(void **state)
+{
+	struct net w;
+	struct ftfw *forger;
+	struct cache *fc = cache_new(0, 5);
+	struct ftfw_conf conf;
+	const struct auth_stats *as;
+	uint8_t buf[MTU];
+	size_t len, live;
+	uint64_t bad;
+	int dest;
+
+	rings();
+	g_keys = &ring_a;
+	net_init(&w, 2, 41);
+	add_flows(&w, 0, 0, 300, 3);
+	converge(&w, 0, 1, 2000);
+	live = cache_live(ext_of(&w, 0, 1));
+	as = &w.n[1].f->auth;
+
+	/* Node 0's identity and epoch, new flows, the wrong key. */
+	conf = w.n[0].f->conf;
+	conf.keys = &ring_b;
+	forger = ftfw_new(&conf, fc);
+	assert_non_null(forger);
+	ftfw_add_peer(forger, "victim");
+	add_flows(&(struct net){ .n = { { .f = forger } } }, 0, 5000, 50, 3);
+	for (int i = 0; i < 20 && (len = ftfw_output(forger, w.now, buf, sizeof(buf), &dest)); i++)
+		inject(&w, buf, len);
+	assert_true(as->rx_bad_tag >= 1);
+
+	/* The same, unsealed. */
+	forger->conf.keys = NULL;
+	ftfw_start_bulk(forger);
+	for (int i = 0; i < 20 && (len = ftfw_output(forger, w.now, buf, sizeof(buf), &dest)); i++)
+		inject(&w, buf, len);
+	assert_true(as->rx_no_tag >= 1);
+
+	/* A genuine datagram, tampered in its payload, or its key id. */
+	add_flows(&w, 0, 9000, 5, 4);
+	len = ftfw_output(w.n[0].f, w.now, buf, sizeof(buf), &dest);
+	assert_true(len > WIRE_HDR_LEN + AUTH_TRAILER_LEN);
+	bad = as->rx_bad_tag;
+	buf[WIRE_HDR_LEN + 10] ^= 0x40;
+	inject(&w, buf, len);
+	assert_int_equal(as->rx_bad_tag, bad + 1);
+	buf[WIRE_HDR_LEN + 10] ^= 0x40;
+	buf[7] ^= 0x02;
+	inject(&w, buf, len);
+	assert_int_equal(as->rx_bad_key, 1);
+	assert_int_equal(cache_live(ext_of(&w, 0, 1)), live);
+	assert_true(replica_equal(&w, 0, 1) == false);	/* 5 new ones not there yet */
+	converge(&w, 0, 1, 2000);
+	assert_int_equal(cache_live(ext_of(&w, 0, 1)), live + 5);
+	ftfw_free(forger);
+	cache_free(fc);
+	net_free(&w);
+	g_keys = NULL;
+}
+
+/* Replay every datagram of node 0's stream into node 1. */
+static void replay_all(struct net *w)
+{
+	for (size_t k = 0; k < w->nrec; k++)
+		inject(w, w->rec[k].buf, w->rec[k].len);
+}
+
+/*
+ * Recorded datagrams replayed later apply nothing: within the same lives
+ * (the counters were seen), after the sender restarted (its old life is
+ * retired), and after the receiver restarted (the old life was never
+ * proven to the new receiver, whose epoch it cannot name).
+ */
+static void test_auth_replay(void **state)
+{
+	struct net w;
+	const struct auth_stats *as;
+
+	rings();
+	g_keys = &ring_a;
+	net_init(&w, 2, 42);
+	w.record = true;
+	add_flows(&w, 0, 0, 1000, 3);
+	converge(&w, 0, 1, 2000);
+	del_flows(&w, 0, 0, 1000);
+	add_flows(&w, 0, 2000, 10, 3);
+	converge(&w, 0, 1, 2000);
+	w.record = false;
+	assert_true(w.nrec > 10);
+
+	/* 1. Same lives. */
+	as = &w.n[1].f->auth;
+	replay_all(&w);
+	assert_true(as->rx_replay >= w.nrec - 5);
+	assert_true(replica_equal(&w, 0, 1));
+	assert_int_equal(cache_live(ext_of(&w, 0, 1)), 10);
+
+	/* 2. The sender restarts, empty: its old life is never taken again. */
+	ftfw_free(w.n[0].f);
+	cache_free(w.n[0].internal);
+	w.n[0].internal = NULL;
+	node_start(&w, 0, 0x9001, 4242);
+	converge(&w, 0, 1, 5000);
+	assert_int_equal(cache_live(ext_of(&w, 0, 1)), 0);
+	as = &w.n[1].f->auth;
+	replay_all(&w);
+	assert_true(as->rx_old_epoch >= w.nrec - 5);
+	assert_int_equal(cache_live(ext_of(&w, 0, 1)), 0);
+	run(&w, 500);
+	assert_true(replica_equal(&w, 0, 1));
+
+	/* 3. The receiver restarts: it knows no earlier life of node 0, and
+	 * node 0's first life cannot prove itself to this one. */
+	ftfw_free(w.n[1].f);
+	cache_free(w.n[1].internal);
+	w.n[1].internal = NULL;
+	node_start(&w, 1, 0x9002, 99);
+	replay_all(&w);
+	as = &w.n[1].f->auth;
+	assert_true(as->rx_unproven >= w.nrec - 5);
+	assert_int_equal(cache_live(ext_of(&w, 0, 1)), 0);
+	assert_false(w.n[1].f->peers[w.n[1].slot[0]].rx.known);
+	add_flows(&w, 0, 7000, 20, 3);
+	converge(&w, 0, 1, 5000);
+	replay_all(&w);				/* and once it is in sync */
+	run(&w, 500);
+	assert_true(replica_equal(&w, 0, 1));
+	assert_int_equal(cache_live(ext_of(&w, 0, 1)), 20);
+	net_free(&w);
+	g_keys = NULL;
+}
+
+/* A receiver without keys refuses sealed datagrams, and one with keys
+ * refuses a sender without them: counted, and no state either way. */
+static void test_auth_mismatch(void **state)
+{
+	struct net w;
+	uint8_t buf[MTU];
+	size_t len;
+	int dest;
+
+	rings();
+	net_init(&w, 2, 43);
+	add_flows(&w, 0, 0, 10, 3);
+	w.n[0].f->conf.keys = &ring_a;
+	while ((len = ftfw_output(w.n[0].f, w.now, buf, sizeof(buf), &dest)))
+		inject(&w, buf, len);
+	assert_true(w.n[1].f->auth.rx_unexpected_tag >= 1);
+	assert_false(w.n[1].f->peers[w.n[1].slot[0]].rx.known);
+	w.n[0].f->conf.keys = NULL;
+	w.n[1].f->conf.keys = &ring_a;
+	ftfw_start_bulk(w.n[0].f);
+	w.now += 200;
+	while ((len = ftfw_output(w.n[0].f, w.now, buf, sizeof(buf), &dest)))
+		inject(&w, buf, len);
+	assert_true(w.n[1].f->auth.rx_no_tag >= 1);
+	assert_int_equal(cache_live(ext_of(&w, 0, 1)), 0);
+	net_free(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -754,6 +991,10 @@ int main(void)
 		cmocka_unit_test(test_reconcile),
 		cmocka_unit_test(test_own),
 		cmocka_unit_test(test_cache_limit),
+		cmocka_unit_test(test_auth_scenarios),
+		cmocka_unit_test(test_auth_forged),
+		cmocka_unit_test(test_auth_replay),
+		cmocka_unit_test(test_auth_mismatch),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
