@@ -9,6 +9,11 @@
  * A client sends one request frame; the daemon answers with zero or more
  * item frames and exactly one CTL_DONE frame, then waits for the next
  * request on the same connection.
+ *
+ * Errors: a len field out of range answers DONE -EPROTO and the daemon
+ * closes the connection (the stream cannot be resynchronised).  A request
+ * whose body is not the length given below answers DONE -EINVAL, an
+ * unknown request type DONE -EOPNOTSUPP; the connection stays open.
  */
 #ifndef CTSYNC_CTL_H
 #define CTSYNC_CTL_H

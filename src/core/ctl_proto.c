@@ -210,6 +210,26 @@ long ctl_frame_get(const uint8_t *p, size_t len, struct ctl_frame *f)
 	return (long)flen;
 }
 
+int ctl_req_body_len(uint16_t type)
+{
+	switch (type) {
+	case CTL_REQ_DUMP:
+	case CTL_REQ_FLUSH:
+		return 1;	/* u8 CTL_CACHE_* */
+	case CTL_REQ_STATUS:
+	case CTL_REQ_STATS:
+	case CTL_REQ_COMMIT:
+	case CTL_REQ_RESYNC:
+	case CTL_REQ_BULK:
+	case CTL_REQ_MASTER:
+	case CTL_REQ_BACKUP:
+	case CTL_REQ_READY:
+		return 0;
+	default:
+		return -1;
+	}
+}
+
 /* Copy n bytes of name into a NUL-terminated buffer of cap bytes. */
 static void copy_str(char *dst, size_t cap, const uint8_t *src, size_t n)
 {

@@ -46,6 +46,13 @@ struct ctl_frame {
  */
 long ctl_frame_get(const uint8_t *p, size_t len, struct ctl_frame *f);
 
+/*
+ * The body length a request of this type takes (ctsync/ctl.h): 0, or 1
+ * for CTL_REQ_DUMP and CTL_REQ_FLUSH.  -1 if type is not a request this
+ * version knows (the daemon answers those -EOPNOTSUPP).
+ */
+int ctl_req_body_len(uint16_t type);
+
 struct ctl_kv {
 	uint8_t vtype;
 	char    section[256];

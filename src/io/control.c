@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <grp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -240,14 +241,18 @@ static int in_reserve(struct ctl_buf *b)
 	return 0;
 }
 
-/* Hand every whole frame in c->in to h.  -1 if the stream is malformed
- * (an error reply is queued) or the client is not reading its replies. */
+/* Hand every whole frame in c->in to h, except requests whose body is not
+ * the length their type takes: those get DONE -EINVAL here, so no handler
+ * reads a body that is not there or acts on one with trailing bytes.
+ * -1 if the stream is malformed (an error reply is queued) or the client
+ * is not reading its replies. */
 static int parse_requests(struct ctl_client *c, control_handler h, void *arg)
 {
 	struct ctl_frame f;
+	char msg[80];
 	size_t off = 0;
 	long n;
-	int rc = 0;
+	int rc = 0, want;
 
 	while ((n = ctl_frame_get(c->in.data + off, c->in.len - off, &f)) != 0) {
 		if (n < 0) {
@@ -261,7 +266,14 @@ static int parse_requests(struct ctl_client *c, control_handler h, void *arg)
 			rc = -1;
 			break;
 		}
-		h(arg, c, &f);
+		want = ctl_req_body_len(f.type);
+		if (want >= 0 && f.len != (size_t)want) {
+			snprintf(msg, sizeof(msg), "request type %u: body of "
+				 "%zu bytes, expected %d", f.type, f.len, want);
+			ctl_put_done(&c->out, -EINVAL, msg);
+		} else {
+			h(arg, c, &f);
+		}
 		off += (size_t)n;
 	}
 	ctl_buf_consume(&c->in, off);

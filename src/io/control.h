@@ -44,7 +44,9 @@ typedef void (*control_handler)(void *arg, struct ctl_client *c,
 /*
  * Read what is available, call h for every whole request frame.  A
  * malformed frame gets a CTL_REP_DONE with -EPROTO and the client is to
- * be closed.  Returns 0 to keep the client, -1 to close it (EOF or error).
+ * be closed.  A known request with a body of the wrong length gets a
+ * CTL_REP_DONE with -EINVAL instead of reaching h, and the client is kept.
+ * Returns 0 to keep the client, -1 to close it (EOF or error).
  */
 int control_client_read(struct ctl_client *c, control_handler h, void *arg);
 

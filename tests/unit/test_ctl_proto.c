@@ -475,6 +475,24 @@ static void test_bad_len(void **state)
 	assert_int_equal(ctl_frame_get(buf, sizeof(buf), &f), 0);
 }
 
+/* The body lengths of ctsync/ctl.h; replies and unknown types are no
+ * requests. */
+static void test_req_body_len(void **state)
+{
+	static const uint16_t none[] = { CTL_REQ_STATUS, CTL_REQ_STATS,
+		CTL_REQ_COMMIT, CTL_REQ_RESYNC, CTL_REQ_BULK, CTL_REQ_MASTER,
+		CTL_REQ_BACKUP, CTL_REQ_READY };
+	static const uint16_t unknown[] = { 0, 11, 99, CTL_REP_KV,
+		CTL_REP_FLOW, CTL_REP_DONE, UINT16_MAX };
+
+	for (size_t i = 0; i < sizeof(none) / sizeof(none[0]); i++)
+		assert_int_equal(ctl_req_body_len(none[i]), 0);
+	assert_int_equal(ctl_req_body_len(CTL_REQ_DUMP), 1);
+	assert_int_equal(ctl_req_body_len(CTL_REQ_FLUSH), 1);
+	for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++)
+		assert_int_equal(ctl_req_body_len(unknown[i]), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -488,6 +506,7 @@ int main(void)
 		cmocka_unit_test(test_done),
 		cmocka_unit_test(test_partial),
 		cmocka_unit_test(test_bad_len),
+		cmocka_unit_test(test_req_body_len),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
