@@ -63,6 +63,7 @@ enum key_id {
 	K_NODE_ID, K_SYNC, K_KERNEL, K_FILTER, K_CACHE, K_CONTROL, K_LOG,
 	K_TRANSPORT, K_LOCAL, K_PEERS, K_GROUP, K_INTERFACE, K_PORT, K_MTU,
 	K_HEARTBEAT, K_ACK, K_PEER_TIMEOUT, K_WINDOW, K_SNDBUF, K_RCVBUF,
+	K_KEY_FILE, K_ENCRYPT,
 	K_EVENT_BUFFER, K_COMMIT_BATCH,
 	K_PROTOCOLS, K_TCP_STATES, K_IGNORE, K_IGNORE_LOCAL,
 	K_MAX_ENTRIES,
@@ -751,17 +752,31 @@ static bool printable(const struct scalar *v, bool space)
 	return true;
 }
 
-static void set_socket(struct pctx *x, const struct key *k, const struct scalar *v)
+/* An absolute path of printable ASCII that fits in dst (cap bytes). */
+static void set_path(struct pctx *x, const struct key *k, const struct scalar *v,
+		     char *dst, size_t cap)
 {
 	struct qbuf q;
 
-	if (v->s[0] != '/' || v->len >= sizeof(x->c->control.socket) ||
-	    !printable(v, true)) {
-		perr(x, v->m, "socket %s is not %s", quote(&q, v), k->what);
+	if (v->s[0] != '/' || v->len >= cap || !printable(v, true)) {
+		perr(x, v->m, "%s %s is not %s", k->name, quote(&q, v), k->what);
 		x->bad[k->id] = true;
 		return;
 	}
-	memcpy(x->c->control.socket, v->s, v->len + 1);
+	memcpy(dst, v->s, v->len + 1);
+}
+
+static void set_socket(struct pctx *x, const struct key *k, const struct scalar *v)
+{
+	set_path(x, k, v, x->c->control.socket, sizeof(x->c->control.socket));
+}
+
+static void set_key_file(struct pctx *x, const struct key *k, const struct scalar *v)
+{
+	if (v->null)
+		x->c->sync.key_file[0] = '\0';
+	else
+		set_path(x, k, v, x->c->sync.key_file, sizeof(x->c->sync.key_file));
 }
 
 static void set_ctl_group(struct pctx *x, const struct key *k, const struct scalar *v)
@@ -838,6 +853,9 @@ static const struct key sync_keys[] = {
 	INT("window", K_WINDOW, sync.window, 1, 1048576),
 	SIZE("sndbuf", K_SNDBUF, sync.sndbuf, BUF_MIN, BUF_MAX),
 	SIZE("rcvbuf", K_RCVBUF, sync.rcvbuf, BUF_MIN, BUF_MAX),
+	{ .name = "key_file", .id = K_KEY_FILE, .set = set_key_file, .nullable = true,
+	  .what = "an absolute path (printable ASCII, at most 255 bytes)" },
+	BOOL("encrypt", K_ENCRYPT, sync.encrypt),
 };
 
 static const struct key kernel_keys[] = {
@@ -1338,6 +1356,9 @@ static void check_sync(struct pctx *x)
 		perr(x, mark_or(x->val_at[K_PEER_TIMEOUT], mark_or(x->val_at[K_HEARTBEAT], sync)),
 		     "peer_timeout_ms %" PRIu32 " must be greater than heartbeat_ms %" PRIu32,
 		     c->sync.peer_timeout_ms, c->sync.heartbeat_ms);
+	if (c->sync.encrypt && !c->sync.key_file[0] && !x->bad[K_KEY_FILE])
+		perr(x, mark_or(x->val_at[K_ENCRYPT], sync),
+		     "encrypt needs \"key_file\" (the pre-shared keys)");
 	if (x->local_ok && c->sync.local.ss_family == AF_INET6 &&
 	    c->sync.mtu < IPV6_MIN_MTU && !x->bad[K_MTU])
 		perr(x, mark_or(x->val_at[K_MTU], sync),
@@ -1473,6 +1494,9 @@ void config_print(const struct config *c, FILE *out)
 		c->sync.peer_timeout_ms, c->sync.window,
 		fmt_size(s1, sizeof(s1), c->sync.sndbuf),
 		fmt_size(s2, sizeof(s2), c->sync.rcvbuf));
+	if (c->sync.key_file[0])
+		print_str(out, "key_file", c->sync.key_file);
+	fprintf(out, "  encrypt: %s\n", c->sync.encrypt ? "true" : "false");
 
 	fprintf(out, "kernel:\n  event_buffer: %s\n  commit_batch: %" PRIu32 "\n",
 		fmt_size(s1, sizeof(s1), c->kernel.event_buffer), c->kernel.commit_batch);

@@ -45,6 +45,8 @@ struct config {
 		uint32_t peer_timeout_ms;	/* default 3000 */
 		uint32_t window;		/* datagrams in flight, default 4096 */
 		uint32_t sndbuf, rcvbuf;	/* socket buffers, default 8 MiB */
+		char     key_file[256];		/* "" = sync not authenticated */
+		bool     encrypt;		/* with key_file: encrypt payloads */
 	} sync;
 
 	struct {

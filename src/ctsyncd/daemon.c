@@ -14,6 +14,7 @@
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,7 @@
 #include "ftfw.h"
 #include "garp.h"
 #include "kernel.h"
+#include "keyfile.h"
 #include "log.h"
 #include "privs.h"
 
@@ -53,6 +55,7 @@ struct commit_stats {
 
 struct daemon {
 	struct config conf;
+	struct auth_keyring keys;	/* ftfw borrows it; n == 0: no auth */
 	struct ev_loop *loop;
 	struct kernel *k;
 	struct channel *ch;
@@ -352,6 +355,25 @@ static bool is_ready(const struct daemon *d, char *why, size_t len)
 	return false;
 }
 
+/* "auth": off, or the key we seal with, the ones we accept, encryption. */
+static void auth_status(const struct daemon *d, struct ctl_client *c)
+{
+	char ids[AUTH_MAX_KEYS * 6 + 1] = "";
+	size_t n = 0;
+
+	if (!d->keys.n) {
+		ctl_put_kv_str(&c->out, "daemon", "auth", "off");
+		return;
+	}
+	ctl_put_kv_str(&c->out, "daemon", "auth",
+		       d->keys.encrypt ? "encrypted" : "authenticated");
+	kv(c, "daemon", "key_id", d->keys.keys[0].id);
+	for (size_t i = 0; i < d->keys.n; i++)
+		n += (size_t)snprintf(ids + n, sizeof(ids) - n, "%s%u", i ? "," : "",
+				      d->keys.keys[i].id);
+	ctl_put_kv_str(&c->out, "daemon", "keys_accepted", ids);
+}
+
 static void do_status(struct daemon *d, struct ctl_client *c)
 {
 	uint64_t now = now_ms();
@@ -370,6 +392,7 @@ static void do_status(struct daemon *d, struct ctl_client *c)
 		ctl_put_kv_str(&c->out, "daemon", "ready",
 			       is_ready(d, why, sizeof(why)) ? "yes" : "no");
 	}
+	auth_status(d, c);
 	kv(c, "cache", "internal", cache_live(d->internal));
 	kv(c, "cache", "external", external_live(d));
 	kv(c, "cache", "queued", ftfw_queued(d->ftfw));
@@ -387,6 +410,8 @@ static void do_status(struct daemon *d, struct ctl_client *c)
 		if (p->last_heard)
 			kv(c, sec, "last_heard_ms", now - p->last_heard);
 		kv(c, sec, "flows", cache_live(p->rx.ext));
+		if (d->keys.n)
+			kv(c, sec, "key_id", p->key_id);
 		ctl_put_kv_str(&c->out, sec, "table",
 			       !p->rx.known ? "none" :
 			       (p->rx.want_table || p->rx.sweep_pending) ? "resyncing" :
@@ -433,6 +458,13 @@ static void do_stats(struct daemon *d, struct ctl_client *c)
 	kv(c, "malformed", "unknown_record", w->rx_unknown_record);
 	kv(c, "malformed", "unknown_attr", w->rx_unknown_attr);
 	kv(c, "malformed", "foreign", f->rx_foreign);
+	kv(c, "auth", "no_tag", f->auth.rx_no_tag);
+	kv(c, "auth", "unexpected_tag", f->auth.rx_unexpected_tag);
+	kv(c, "auth", "bad_key", f->auth.rx_bad_key);
+	kv(c, "auth", "bad_tag", f->auth.rx_bad_tag);
+	kv(c, "auth", "replayed", f->auth.rx_replay);
+	kv(c, "auth", "old_epoch", f->auth.rx_old_epoch);
+	kv(c, "auth", "unproven", f->auth.rx_unproven);
 	kv(c, "commit", "runs", d->cs.runs);
 	kv(c, "commit", "created", d->cs.created);
 	kv(c, "commit", "exists", d->cs.exists);
@@ -741,11 +773,47 @@ static void sig_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	ev_break(loop, EVBREAK_ALL);
 }
 
+/*
+ * Key rotation: take the key file's keys as a whole, or, if it has any
+ * problem, keep the ones in use (a half-edited file must not cut the
+ * link).  Each problem is logged.
+ */
+static void reload_keys(struct daemon *d)
+{
+	struct auth_keyring kr = { .encrypt = d->keys.encrypt };
+	char *text = NULL, *line, *save;
+	size_t len = 0;
+	FILE *err = open_memstream(&text, &len);
+	int errors;
+
+	if (!err) {
+		log_warn("key reload");
+		return;
+	}
+	errors = keyfile_load(d->conf.sync.key_file, &kr, err);
+	fclose(err);
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		log_warnx("%s", line);
+	free(text);
+	if (errors) {
+		log_warnx("key file not reloaded: still sealing with key %u",
+			  d->keys.keys[0].id);
+		return;
+	}
+	d->keys = kr;
+	auth_keys_clear(&kr);
+	log_info("keys reloaded: sealing with key %u, accepting %zu key%s",
+		 d->keys.keys[0].id, d->keys.n, d->keys.n == 1 ? "" : "s");
+}
+
 static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	struct daemon *d = w->data;
 
-	log_info("SIGHUP: re-reading the kernel table");
+	log_info("SIGHUP: re-reading the kernel table%s",
+		 d->keys.n ? " and the key file" : "");
+	if (d->keys.n)
+		reload_keys(d);
 	reconcile(d);
 	flush_output(d);
 }
@@ -826,7 +894,17 @@ static void warn_sysctl(void)
 	fclose(f);
 }
 
-int daemon_run(const struct config *c)
+/* Sealing counters never repeat across lives of one node id and epoch:
+ * they start at the wall clock in microseconds. */
+static uint64_t realtime_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+int daemon_run(const struct config *c, const struct auth_keyring *keys)
 {
 	struct daemon *d = calloc(1, sizeof(*d));
 	struct prefix local[256];
@@ -837,6 +915,9 @@ int daemon_run(const struct config *c)
 	if (!d)
 		fatal("calloc");
 	d->conf = *c;
+	d->keys = *keys;
+	if (d->keys.n && sodium_init() < 0)
+		fatal("libsodium failed to initialise");
 	d->ctl_fd = -1;
 	d->garp_fd = -1;
 	d->started = now_ms();
@@ -856,6 +937,8 @@ int daemon_run(const struct config *c)
 		.window = c->sync.window,
 		.max_external = c->cache.max_entries,
 		.hash_seed = random_u32(),
+		.keys = d->keys.n ? &d->keys : NULL,
+		.first_counter = realtime_us(),
 	};
 	if (!(d->ftfw = ftfw_new(&fc, d->internal)))
 		fatal("ftfw");
@@ -912,6 +995,13 @@ int daemon_run(const struct config *c)
 		 CTSYNC_VERSION, fc.node_id, cache_live(d->internal),
 		 c->sync.transport == TRANSPORT_MULTICAST ? "multicast" : "unicast",
 		 c->sync.port, c->control.socket);
+	if (d->keys.n)
+		log_info("sync %s with key %u (%zu key%s accepted)",
+			 d->keys.encrypt ? "encrypted" : "authenticated",
+			 d->keys.keys[0].id, d->keys.n, d->keys.n == 1 ? "" : "s");
+	else
+		log_info("sync is not authenticated: anyone on the sync link "
+			 "can create state (set sync.key_file)");
 #if HAVE_SYSTEMD
 	sd_notify(0, "READY=1");
 	if (sd_watchdog_enabled(0, &d->watchdog_usec) <= 0)
@@ -936,6 +1026,7 @@ out:
 	ftfw_free(d->ftfw);
 	cache_free(d->internal);
 	filter_free(d->filter);
+	auth_keys_clear(&d->keys);
 	free(d);
 	return status;
 }

@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "ctsync_config.h"
 #include "config.h"
 #include "daemon.h"
+#include "keyfile.h"
 #include "log.h"
 
 #define DEFAULT_CONFIG CTSYNC_SYSCONFDIR "/ctsync/ctsyncd.yaml"
@@ -18,8 +20,12 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: ctsyncd [-nvV] [-c file]\n"
+		"       ctsyncd --genkey ID\n"
 		"  -c, --config FILE  configuration (default " DEFAULT_CONFIG ")\n"
-		"  -n, --check        check the configuration and exit\n"
+		"  -n, --check        check the configuration (and its key file)\n"
+		"                     and exit\n"
+		"  -g, --genkey ID    print a new sync key line \"ID HEX\" for\n"
+		"                     sync.key_file (ID 1-65535) and exit\n"
 		"  -v, --verbose      log debug messages; with -n, print the\n"
 		"                     effective configuration\n"
 		"  -V, --version      print the version and exit\n"
@@ -66,27 +72,57 @@ static char *slurp(const char *path, size_t *len)
 	return buf;
 }
 
+/* ctsyncd --genkey ID: one key file line from the kernel's CSPRNG. */
+static int genkey(const char *arg)
+{
+	uint8_t key[AUTH_KEY_LEN];
+	char hex[2 * AUTH_KEY_LEN + 1];
+	char *end;
+	unsigned long id;
+
+	errno = 0;
+	id = strtoul(arg, &end, 10);
+	if (errno || end == arg || *end || id < 1 || id > 65535) {
+		fprintf(stderr, "ctsyncd: --genkey: key id '%s' is not a number "
+			"1-65535\n", arg);
+		return 2;
+	}
+	if (sodium_init() < 0) {
+		fprintf(stderr, "ctsyncd: libsodium failed to initialise\n");
+		return 1;
+	}
+	randombytes_buf(key, sizeof(key));
+	sodium_bin2hex(hex, sizeof(hex), key, sizeof(key));
+	printf("%lu %s\n", id, hex);
+	sodium_memzero(key, sizeof(key));
+	sodium_memzero(hex, sizeof(hex));
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "check", no_argument, NULL, 'n' },
+		{ "genkey", required_argument, NULL, 'g' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = DEFAULT_CONFIG;
+	static struct auth_keyring kr;	/* empty: sync not authenticated */
 	struct config conf;
 	bool check = false;
-	int verbose = 0, ch, errors;
+	int verbose = 0, ch, errors, rc;
 	char *buf;
 	size_t len;
 
-	while ((ch = getopt_long(argc, argv, "c:nvVh", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:g:nvVh", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': path = optarg; break;
 		case 'n': check = true; break;
+		case 'g': return genkey(optarg);
 		case 'v': verbose++; break;
 		case 'V': printf("ctsyncd %s\n", CTSYNC_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
@@ -109,7 +145,17 @@ int main(int argc, char **argv)
 			errors == 1 ? "" : "s");
 		return 1;
 	}
+	if (conf.sync.key_file[0]) {
+		kr.encrypt = conf.sync.encrypt;
+		errors = keyfile_load(conf.sync.key_file, &kr, stderr);
+		if (errors) {
+			fprintf(stderr, "ctsyncd: %s: sync.key_file %s is not usable\n",
+				path, conf.sync.key_file);
+			return 1;
+		}
+	}
 	if (check) {
+		auth_keys_clear(&kr);
 		if (verbose)
 			config_print(&conf, stdout);
 		printf("configuration OK\n");
@@ -119,5 +165,7 @@ int main(int argc, char **argv)
 		conf.log.verbose = verbose;
 	log_init("ctsyncd", conf.log.syslog ? LOG_TO_SYSLOG : LOG_TO_STDERR,
 		 conf.log.verbose);
-	return daemon_run(&conf);
+	rc = daemon_run(&conf, &kr);
+	auth_keys_clear(&kr);
+	return rc;
 }
