@@ -113,11 +113,12 @@ int auth_keys_parse(struct auth_keyring *kr, const char *name,
 	while (i < len) {
 		const char *nl = memchr(buf + i, '\n', len - i);
 		size_t n = nl ? (size_t)(nl - (buf + i)) : len - i;
+		size_t next = i + n + (nl != NULL);
 
 		if (n && buf[i + n - 1] == '\r')
 			n--;
 		errors += parse_line(kr, name, ln, buf + i, n, err);
-		i += (nl ? (size_t)(nl - (buf + i)) + 1 : n);
+		i = next;
 		ln++;
 	}
 	if (!errors && kr->n == 0) {
@@ -188,8 +189,9 @@ size_t auth_seal(const struct auth_keyring *kr, uint8_t *buf, size_t len,
 
 	if (!k || len < WIRE_HDR_LEN || cap < len || cap - len < AUTH_TRAILER_LEN)
 		return 0;
-	flags = (uint16_t)(get_u16(buf + 4) | WIRE_F_AUTH |
-			   (kr->encrypt ? WIRE_F_ENCRYPTED : 0));
+	/* The flags say exactly what was done, whatever the caller left. */
+	flags = (uint16_t)((get_u16(buf + 4) & ~(WIRE_F_AUTH | WIRE_F_ENCRYPTED)) |
+			   WIRE_F_AUTH | (kr->encrypt ? WIRE_F_ENCRYPTED : 0));
 	buf[4] = (uint8_t)(flags >> 8);
 	buf[5] = (uint8_t)flags;
 	buf[6] = (uint8_t)(k->id >> 8);

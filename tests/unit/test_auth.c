@@ -60,6 +60,9 @@ static void test_parse_ok(void **state)
 
 	ring(&kr, "# keys\n\n2 " K2 "  # new\n\t1 " K1 "\r\n", false);
 	assert_int_equal(kr.n, 2);
+	/* Found by fuzz_auth: a last line ending in CR without LF looped. */
+	ring(&kr, "2 " K2 "\n1 " K1 "\r", false);
+	assert_int_equal(kr.n, 2);
 	assert_int_equal(kr.keys[0].id, 2);	/* the first seals */
 	assert_int_equal(kr.keys[1].id, 1);
 	assert_int_equal(kr.keys[1].key[31], 0x1f);
@@ -120,6 +123,24 @@ static void seal_open(bool enc)
 }
 
 static void test_seal_open(void **state)	{ seal_open(false); }
+
+/* Found by fuzz_auth: a stray ENCRYPTED bit in the plain header made an
+ * authenticated-only datagram that could not be opened. */
+static void test_seal_sets_flags(void **state)
+{
+	struct auth_keyring kr;
+	struct auth_stats st = { 0 };
+	struct auth_info ai;
+	uint8_t buf[256], out[256];
+	size_t len = mkdgram(buf, 30, WIRE_DATA), sl;
+
+	ring(&kr, "5 " K1 "\n", false);
+	buf[5] |= WIRE_F_ENCRYPTED;
+	sl = auth_seal(&kr, buf, len, sizeof(buf), 1);
+	assert_int_equal(buf[5] & (WIRE_F_AUTH | WIRE_F_ENCRYPTED), WIRE_F_AUTH);
+	assert_int_equal(auth_open(&kr, buf, sl, out, &ai, &st), (long)len);
+	assert_false(ai.encrypted);
+}
 static void test_seal_open_encrypted(void **state) { seal_open(true); }
 
 /* Every single-bit change anywhere is refused, and nothing else counts. */
@@ -232,6 +253,7 @@ int main(void)
 		cmocka_unit_test(test_parse_errors),
 		cmocka_unit_test(test_seal_open),
 		cmocka_unit_test(test_seal_open_encrypted),
+		cmocka_unit_test(test_seal_sets_flags),
 		cmocka_unit_test(test_tamper),
 		cmocka_unit_test(test_tamper_encrypted),
 		cmocka_unit_test(test_wrong_key),
