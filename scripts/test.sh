@@ -172,7 +172,7 @@ fi
 FUZZ_BUILD=build-fuzz
 FUZZ_SECONDS=20
 step "fuzz ($FUZZ_BUILD: clang, libFuzzer, address+undefined; ${FUZZ_SECONDS} s per target)"
-fuzz_targets=(wire ctl config)
+fuzz_targets=(wire ctl config auth)
 fuzz_tmp=()
 trap 'rm -rf "${fuzz_tmp[@]}"' EXIT
 # shellcheck disable=SC2054  # the comma is meson's
