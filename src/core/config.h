@@ -42,6 +42,7 @@ struct config {
 		uint32_t mtu;			/* 576..65535, default 1500 */
 		uint32_t heartbeat_ms;		/* default 250 */
 		uint32_t ack_ms;		/* STATUS pacing, default 10 */
+		uint32_t coalesce_ms;		/* fill datagrams, default 1 */
 		uint32_t peer_timeout_ms;	/* default 3000 */
 		uint32_t window;		/* datagrams in flight, default 4096 */
 		uint32_t sndbuf, rcvbuf;	/* socket buffers, default 8 MiB */

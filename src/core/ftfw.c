@@ -928,11 +928,49 @@ static bool may_send(const struct ftfw *f, bool open)
 	return open || list_linked(&n->ua);
 }
 
+/* Bytes of records one DATA datagram holds (cap: the caller's buffer). */
+static size_t data_room(const struct ftfw *f, size_t cap)
+{
+	size_t room = min_u64(cap, f->conf.max_datagram -
+				   (f->conf.keys ? AUTH_TRAILER_LEN : 0));
+
+	return room - WIRE_HDR_LEN;
+}
+
+/*
+ * Until when new data waits for more to fill a datagram (0: send now).
+ * A steady trickle of events then leaves in full datagrams, not one
+ * datagram per event batch: fewer headers on the link and fewer sendto()
+ * calls, for at most coalesce_ms of lag.  A repair at the head, the end
+ * of a bulk, or a queue that fills a datagram already goes now.  Walks at
+ * most a datagram's worth of the queue.
+ */
+static uint64_t hold_until(const struct ftfw *f)
+{
+	size_t room, bytes = 0;
+
+	if (!f->conf.coalesce_ms || !f->txq_seen || list_empty(&f->txq))
+		return 0;
+	room = data_room(f, SIZE_MAX);
+	for (const struct list *l = f->txq.next; l != &f->txq; l = l->next) {
+		const struct txnode *n = container_of(l, struct txnode, q);
+		const struct cache_entry *e;
+
+		if (list_linked(&n->ua) || n->kind == TXN_BULK_END)
+			return 0;
+		e = container_of(n, struct cache_entry, tx);
+		bytes += (e->flags & CE_DEAD) ? wire_destroy_len(&e->flow.key)
+					      : wire_flow_len(&e->flow);
+		if (bytes >= room)
+			return 0;
+	}
+	return f->txq_since + f->conf.coalesce_ms;
+}
+
 static size_t build_data(struct ftfw *f, uint8_t *buf, size_t cap)
 {
 	bool open = window_open(f);
-	size_t room = min_u64(cap, f->conf.max_datagram - (f->conf.keys ? AUTH_TRAILER_LEN : 0));
-	struct wbuf w = { buf + WIRE_HDR_LEN, 0, room - WIRE_HDR_LEN };
+	struct wbuf w = { buf + WIRE_HDR_LEN, 0, data_room(f, cap) };
 	struct wire_hdr h = {
 		.version = WIRE_VERSION, .type = WIRE_DATA,
 		.node_id = f->conf.node_id, .epoch = f->conf.epoch,
@@ -1034,11 +1072,20 @@ size_t ftfw_output(struct ftfw *f, uint64_t now, uint8_t *buf, size_t cap, int *
 		}
 	}
 	if (!n && !list_empty(&f->txq)) {
-		if (may_send(f, window_open(f))) {
+		if (!f->txq_seen) {
+			f->txq_seen = true;
+			f->txq_since = now;
+		}
+		if (!may_send(f, window_open(f))) {
+			f->tx.window_full++;
+		} else if (hold_until(f) > now) {
+			f->tx.coalesced++;
+		} else {
 			*dest = FTFW_DEST_ALL;
 			n = build_data(f, buf, cap);
-		} else {
-			f->tx.window_full++;
+			/* What is left has waited since then already. */
+			if (list_empty(&f->txq))
+				f->txq_seen = false;
 		}
 	}
 	if (!n && now - f->last_tx >= f->conf.heartbeat_ms) {
@@ -1068,8 +1115,13 @@ uint64_t ftfw_next_deadline(const struct ftfw *f, uint64_t now)
 {
 	uint64_t d = f->last_tx + f->conf.heartbeat_ms;
 
-	if (may_send(f, window_open(f)))
-		return now;
+	if (may_send(f, window_open(f))) {
+		uint64_t h = hold_until(f);
+
+		if (h <= now)
+			return now;
+		d = min_u64(d, h);
+	}
 	for (int i = 0; i < FTFW_MAX_PEERS; i++) {
 		const struct ftfw_peer *p = &f->peers[i];
 

@@ -65,6 +65,8 @@ struct ftfw_conf {
 	uint32_t ack_ms;
 	uint32_t peer_timeout_ms;
 	uint32_t window;		/* DATA datagrams in flight */
+	uint32_t coalesce_ms;		/* new data too little for a datagram
+					 * waits up to this for more; 0 never */
 	size_t   max_external;		/* per peer; 0 = unlimited */
 	uint32_t hash_seed;
 	/* Borrowed; NULL: datagrams are neither sealed nor checked.  The
@@ -83,6 +85,7 @@ struct ftfw_tx_stats {
 	uint64_t retransmitted;		/* records re-sent on NACK */
 	uint64_t bulks;			/* full-table transfers started */
 	uint64_t window_full;		/* times the window held DATA back */
+	uint64_t coalesced;		/* times new data waited to fill a datagram */
 };
 
 struct ftfw_peer_stats {
@@ -155,6 +158,9 @@ struct ftfw {
 	struct txnode bulk_end;
 	uint64_t bulk_begin;
 	uint64_t last_tx;		/* time of the last datagram we sent */
+	uint64_t txq_since;		/* when output first saw the queue's oldest
+					 * waiting data (txq_seen) */
+	bool     txq_seen;
 	uint64_t stream_start;		/* our first seq */
 	uint64_t popped_to;		/* highest seq released from unacked */
 	uint8_t  gen;			/* reconcile generation */
@@ -219,8 +225,9 @@ void ftfw_input(struct ftfw *f, int slot, const char *from,
 
 /*
  * Build the next datagram to send, if one is due now: a STATUS that is
- * due, else DATA from the send queue (window permitting), else a
- * heartbeat when the link has been quiet for heartbeat_ms.  Returns its
+ * due, else DATA from the send queue (window permitting; new data that
+ * cannot fill a datagram waits up to coalesce_ms for more, repairs never
+ * wait), else a heartbeat when the link has been quiet for heartbeat_ms.  Returns its
  * length (0: nothing to send now) and sets *dest to a peer slot or
  * FTFW_DEST_ALL.  cap must be at least max_datagram.
  */

@@ -400,21 +400,27 @@ int wire_put_flow(struct wbuf *b, const struct flow *f)
 	return 0;
 }
 
+size_t wire_destroy_len(const struct flow_key *k)
+{
+	size_t al = af_addr_len(k->family);
+
+	return al ? WIRE_REC_HDR_LEN + key_len(al) : 0;
+}
+
 int wire_put_destroy(struct wbuf *b, const struct flow_key *k)
 {
-	size_t al = af_addr_len(k->family), len;
+	size_t len = wire_destroy_len(k);
 	uint8_t *w;
 
-	if (!al)
+	if (!len)
 		return -1;
-	len = WIRE_REC_HDR_LEN + key_len(al);
 	if (!room(b, len))
 		return -1;
 	w = b->buf + b->len;
 	w = put_u8(w, WIRE_R_DESTROY);
 	w = put_u8(w, 0);
 	w = put_u16(w, (uint16_t)len);
-	put_key(w, k, al);
+	put_key(w, k, af_addr_len(k->family));
 	b->len += len;
 	return 0;
 }

@@ -70,6 +70,8 @@ size_t wire_flow_len(const struct flow *f);
  * SCTP state and tags travel in one attribute, so an SCTP flow with only
  * one of FLOW_F_PROTO / FLOW_EXT_SCTP decodes with both (tags 0). */
 int wire_put_flow(struct wbuf *b, const struct flow *f);
+/* Bytes wire_put_destroy() uses for k; 0 if k cannot be encoded. */
+size_t wire_destroy_len(const struct flow_key *k);
 int wire_put_destroy(struct wbuf *b, const struct flow_key *k);
 int wire_put_bulk_end(struct wbuf *b, uint32_t begin_seq);
 

@@ -446,6 +446,7 @@ static void do_stats(struct daemon *d, struct ctl_client *c)
 	kv(c, "sync", "retransmitted", f->tx.retransmitted);
 	kv(c, "sync", "bulks", f->tx.bulks);
 	kv(c, "sync", "window_full", f->tx.window_full);
+	kv(c, "sync", "coalesced", f->tx.coalesced);
 	kv(c, "sync", "tx_errors", d->tx_errors);
 	kv(c, "sync", "queued", ftfw_queued(f));
 	kv(c, "sync", "unacked", ftfw_unacked(f));
@@ -935,6 +936,7 @@ int daemon_run(const struct config *c, const struct auth_keyring *keys)
 		.ack_ms = c->sync.ack_ms,
 		.peer_timeout_ms = c->sync.peer_timeout_ms,
 		.window = c->sync.window,
+		.coalesce_ms = c->sync.coalesce_ms,
 		.max_external = c->cache.max_entries,
 		.hash_seed = random_u32(),
 		.keys = d->keys.n ? &d->keys : NULL,

@@ -8,6 +8,7 @@
  * entry and field for field.
  */
 #include <arpa/inet.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -60,6 +61,7 @@ struct net {
 
 /* With a ring, every simulated node seals and checks (see auth tests). */
 static const struct auth_keyring *g_keys;
+static uint32_t g_coalesce_ms;	/* 0: send as soon as there is data */
 
 static uint32_t rnd(struct net *w)
 {
@@ -76,6 +78,7 @@ static struct ftfw *mkftfw(struct cache *c, uint32_t node, uint32_t epoch, uint3
 		.max_datagram = MTU, .heartbeat_ms = 100, .ack_ms = 5,
 		.peer_timeout_ms = 1000, .window = 4096, .hash_seed = 7,
 		.keys = g_keys, .first_counter = (uint64_t)epoch << 24,
+		.coalesce_ms = g_coalesce_ms,
 	};
 
 	return ftfw_new(&conf, c);
@@ -965,6 +968,86 @@ static void test_auth_mismatch(void **state)
 	net_free(&w);
 }
 
+
+/* ---- filling datagrams -------------------------------------------------- */
+
+/* Does node 1 hold flow i of node 0? */
+static bool holds(struct net *w, uint32_t i)
+{
+	const struct cache_entry *e;
+	struct flow f;
+
+	mkflow(&f, i, 3);
+	e = cache_find(ext_of(w, 0, 1), &f.key);
+	return e && !(e->flags & CE_DEAD);
+}
+
+/*
+ * A trickle of one new flow per ms: without coalescing each leaves in a
+ * datagram of its own; with coalesce_ms 5 they share datagrams, and none
+ * waits longer than the hold plus the link.
+ */
+static void test_fill_trickle(void **state)
+{
+	enum { N = 300 };
+	uint64_t dgrams[2], worst[2];
+
+	for (int k = 0; k < 2; k++) {
+		uint64_t added[N];
+		uint32_t next = 0, arrived = 0;
+		struct net w;
+
+		g_coalesce_ms = k ? 5 : 0;
+		net_init(&w, 2, 51);
+		converge(&w, 0, 1, 2000);
+		dgrams[k] = w.n[0].f->tx.datagrams;
+		worst[k] = 0;
+		while (arrived < N && w.now < 100000) {
+			if (next < N) {
+				add_flows(&w, 0, next, 1, 3);
+				added[next++] = w.now;
+			}
+			step(&w);
+			/* in order: the link keeps it (no loss, no reordering) */
+			while (arrived < next && holds(&w, arrived)) {
+				uint64_t d = w.now - added[arrived++];
+
+				if (d > worst[k])
+					worst[k] = d;
+			}
+		}
+		assert_int_equal(arrived, N);
+		converge(&w, 0, 1, 2000);
+		dgrams[k] = w.n[0].f->tx.datagrams - dgrams[k];
+		assert_int_equal(w.n[0].f->tx.flows, N);
+		net_free(&w);
+	}
+	g_coalesce_ms = 0;
+	print_message("trickle: %" PRIu64 " datagrams, worst %" PRIu64 " ms; "
+		      "coalesce_ms 5: %" PRIu64 " datagrams, worst %" PRIu64 " ms\n",
+		      dgrams[0], worst[0], dgrams[1], worst[1]);
+	assert_true(dgrams[0] >= N * 9 / 10);
+	assert_true(dgrams[1] * 3 < dgrams[0]);
+	assert_true(worst[0] <= 3);
+	assert_true(worst[1] <= 5 + 3);
+}
+
+/* Coalescing never holds a repair: lossy links still converge, and a
+ * burst still goes out in full datagrams. */
+static void test_fill_lossy(void **state)
+{
+	struct net w;
+
+	g_coalesce_ms = 5;
+	lossy(52, 30, 10, 20, 0);
+	net_init(&w, 2, 53);
+	add_flows(&w, 0, 0, 5000, 3);
+	converge(&w, 0, 1, 2000);
+	assert_true(w.n[0].f->tx.datagrams < 5000 / 20);
+	net_free(&w);
+	g_coalesce_ms = 0;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -995,6 +1078,8 @@ int main(void)
 		cmocka_unit_test(test_auth_forged),
 		cmocka_unit_test(test_auth_replay),
 		cmocka_unit_test(test_auth_mismatch),
+		cmocka_unit_test(test_fill_trickle),
+		cmocka_unit_test(test_fill_lossy),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
