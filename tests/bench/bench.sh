@@ -38,6 +38,10 @@
 # the sizes of its example configuration instead), BENCH_WAIT_QUIET
 # (seconds to wait for other tests' namespaces to go before starting),
 # BENCH_DAEMONS (default "ctsyncd conntrackd"), BENCH_ONLY=lag|burst,
+# BENCH_AUTH=auth|encrypt (ctsyncd's pair with a sync key file, and with
+# encryption: what authenticated sync costs, beside conntrackd's figures),
+# BENCH_SYNC="key: value; ..." (more of ctsyncd's sync settings, e.g.
+# "coalesce_ms: 0" to compare with a setting's default),
 # CTS_KEEP=1 (keep the temp dir with logs and samples).
 set -uo pipefail
 
@@ -78,6 +82,13 @@ LAG_SECS=${BENCH_LAG_SECS:-4}
 ((QUICK)) && LAG_SECS=${BENCH_LAG_SECS:-2}
 LAG_BATCH=${BENCH_LAG_BATCH:-500}
 CD_TUNING=${BENCH_CONNTRACKD_TUNING:-sized}
+AUTH=${BENCH_AUTH:-}
+case $AUTH in
+'') AUTH_NOTE= ;;
+auth) AUTH_NOTE=" plus a sync key file (authenticated)" ;;
+encrypt) AUTH_NOTE=" plus a sync key file and encryption" ;;
+*) echo "bench.sh: BENCH_AUTH is auth or encrypt, not '$AUTH'" >&2; exit 2 ;;
+esac
 BURST_SAMPLE_MS=5
 LAG_SAMPLE_MS=2
 DAEMONS=()
@@ -416,7 +427,8 @@ General {
 EOF
 }
 
-# ctsyncd: the defaults, with only the addresses and the control socket.
+# ctsyncd: the defaults, with only the addresses and the control socket
+# (and with BENCH_AUTH, a key file the pair shares).
 ctsyncd_conf() {
 	local file=$1 node=$2 dir=$3
 	cat >"$file" <<EOF
@@ -426,6 +438,18 @@ sync:
 control:
   socket: $dir/ctsyncd$node.sock
 EOF
+	if [[ -n ${BENCH_SYNC:-} ]]; then
+		local kv extra=()
+		IFS=';' read -r -a extra <<<"$BENCH_SYNC"
+		for kv in "${extra[@]}"; do
+			kv=${kv# }
+			[[ -n $kv ]] && sed -i "/^sync:/a\\  $kv" "$file"
+		done
+	fi
+	[[ -n $AUTH ]] || return 0
+	[[ -s $CTS_TMP/sync.key ]] ||
+		(umask 077; "$CTSYNCD" --genkey 1 >"$CTS_TMP/sync.key") || return 1
+	sed -i "/^sync:/a\\  key_file: $CTS_TMP/sync.key\\n  encrypt: $([[ $AUTH == encrypt ]] && echo true || echo false)" "$file"
 }
 
 # --------------------------------------------------------------- a pair
@@ -782,7 +806,8 @@ report() {
 	echo "Machine: $(nproc) CPUs ($CPU_MODEL), ${MEM_GB} GiB RAM, kernel $(uname -r)" \
 		"($(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME"))."
 	echo "ctsyncd: $CTSYNCD_VER, git $GIT_REV$BUILD_NOTE, build $BUILDTYPE (sanitizers: $SANITIZE)," \
-		"default configuration. conntrackd: $CONNTRACKD_VER, FTFW over UDP unicast," \
+		"default configuration$AUTH_NOTE${BENCH_SYNC:+ with sync settings \"$BENCH_SYNC\"}." \
+		"conntrackd: $CONNTRACKD_VER, FTFW over UDP unicast," \
 		"tuning below${CD_TUNING/sized/}."
 	echo "nf_conntrack_buckets $(sysctl -n net.netfilter.nf_conntrack_buckets)," \
 		"nf_conntrack_max $(sysctl -n net.netfilter.nf_conntrack_max) during the run." \
