@@ -361,10 +361,19 @@ static void rx_data(struct ftfw *f, struct ftfw_peer *p, const struct wire_hdr *
 
 /* ---- sender ------------------------------------------------------------- */
 
+/* The send queue, with its length kept (hold_until() reads it per call). */
 static inline void txq_add(struct ftfw *f, struct txnode *n)
 {
-	if (!list_linked(&n->q))
+	if (!list_linked(&n->q)) {
 		list_add_tail(&f->txq, &n->q);
+		f->nq++;
+	}
+}
+
+static inline void txq_del(struct ftfw *f, struct txnode *n)
+{
+	list_del(&n->q);
+	f->nq--;
 }
 
 /* The lowest cum acknowledged by a peer we wait for, or none. */
@@ -430,6 +439,8 @@ static void requeue_range(struct ftfw *f, uint64_t first, uint64_t last)
 		 * behind data the window holds back; repairs go first. */
 		if (list_linked(&n->q))
 			list_del(&n->q);
+		else
+			f->nq++;
 		list_add_after(pos, &n->q);
 		pos = &n->q;
 		f->tx.retransmitted++;
@@ -588,7 +599,7 @@ void ftfw_local_destroy(struct ftfw *f, const struct flow_key *key)
 	if (e->tx.seq == 0) {
 		/* Never sent: no peer needs to hear of it. */
 		if (list_linked(&e->tx.q))
-			list_del(&e->tx.q);
+			txq_del(f, &e->tx);
 		cache_del(f->internal, e);
 		return;
 	}
@@ -639,6 +650,7 @@ static void unlink_all(struct list *head, bool ua)
 void ftfw_reset_internal(struct ftfw *f)
 {
 	unlink_all(&f->txq, false);
+	f->nq = 0;
 	unlink_all(&f->unacked, true);
 	cache_clear(f->internal);
 }
@@ -655,12 +667,12 @@ static int bulk_one(struct cache_entry *e, void *arg)
 void ftfw_start_bulk(struct ftfw *f)
 {
 	if (list_linked(&f->bulk_end.q))
-		list_del(&f->bulk_end.q);
+		txq_del(f, &f->bulk_end);
 	if (list_linked(&f->bulk_end.ua))
 		list_del(&f->bulk_end.ua);
 	f->bulk_begin = f->next_seq;
 	cache_foreach(f->internal, bulk_one, f);
-	list_add_tail(&f->txq, &f->bulk_end.q);
+	txq_add(f, &f->bulk_end);
 	f->tx.bulks++;
 }
 
@@ -937,33 +949,29 @@ static size_t data_room(const struct ftfw *f, size_t cap)
 	return room - WIRE_HDR_LEN;
 }
 
+/* A FLOW record of a TCP/IPv4 flow without NAT, the most common kind:
+ * what a queued node is taken to need when judging whether the queue
+ * fills a datagram. */
+#define HOLD_REC_BYTES	35
+
 /*
  * Until when new data waits for more to fill a datagram (0: send now).
  * A steady trickle of events then leaves in full datagrams, not one
  * datagram per event batch: fewer headers on the link and fewer sendto()
- * calls, for at most coalesce_ms of lag.  A repair at the head, the end
- * of a bulk, or a queue that fills a datagram already goes now.  Walks at
- * most a datagram's worth of the queue.
+ * calls, for at most coalesce_ms of lag.  A repair at the head (repairs
+ * go first), a pending end of bulk, or a queue long enough to fill a
+ * datagram goes now.  O(1): it runs on every output and deadline call.
  */
 static uint64_t hold_until(const struct ftfw *f)
 {
-	size_t room, bytes = 0;
+	const struct txnode *head;
 
 	if (!f->conf.coalesce_ms || !f->txq_seen || list_empty(&f->txq))
 		return 0;
-	room = data_room(f, SIZE_MAX);
-	for (const struct list *l = f->txq.next; l != &f->txq; l = l->next) {
-		const struct txnode *n = container_of(l, struct txnode, q);
-		const struct cache_entry *e;
-
-		if (list_linked(&n->ua) || n->kind == TXN_BULK_END)
-			return 0;
-		e = container_of(n, struct cache_entry, tx);
-		bytes += (e->flags & CE_DEAD) ? wire_destroy_len(&e->flow.key)
-					      : wire_flow_len(&e->flow);
-		if (bytes >= room)
-			return 0;
-	}
+	head = container_of(f->txq.next, struct txnode, q);
+	if (list_linked(&head->ua) || list_linked(&f->bulk_end.q) ||
+	    f->nq * HOLD_REC_BYTES >= data_room(f, SIZE_MAX))
+		return 0;
 	return f->txq_since + f->conf.coalesce_ms;
 }
 
@@ -1000,7 +1008,7 @@ static size_t build_data(struct ftfw *f, uint8_t *buf, size_t cap)
 		}
 		if (r < 0)
 			break;
-		list_del(&n->q);
+		txq_del(f, n);
 		if (list_linked(&n->ua))
 			list_del(&n->ua);
 		n->seq = seq;
@@ -1083,9 +1091,11 @@ size_t ftfw_output(struct ftfw *f, uint64_t now, uint8_t *buf, size_t cap, int *
 		} else {
 			*dest = FTFW_DEST_ALL;
 			n = build_data(f, buf, cap);
-			/* What is left has waited since then already. */
-			if (list_empty(&f->txq))
-				f->txq_seen = false;
+			/* What a full datagram left behind waits afresh for
+			 * the next one: sent now, it would go as a runt
+			 * after every full datagram of a steady stream. */
+			f->txq_seen = !list_empty(&f->txq);
+			f->txq_since = now;
 		}
 	}
 	if (!n && now - f->last_tx >= f->conf.heartbeat_ms) {
@@ -1168,7 +1178,7 @@ static size_t list_len(const struct list *head)
 
 size_t ftfw_queued(const struct ftfw *f)
 {
-	return list_len(&f->txq);
+	return f->nq;
 }
 
 size_t ftfw_unacked(const struct ftfw *f)

@@ -154,12 +154,13 @@ struct ftfw {
 	/* sender */
 	uint64_t next_seq;
 	struct list txq;
+	size_t   nq;			/* nodes on txq */
 	struct list unacked;
 	struct txnode bulk_end;
 	uint64_t bulk_begin;
 	uint64_t last_tx;		/* time of the last datagram we sent */
-	uint64_t txq_since;		/* when output first saw the queue's oldest
-					 * waiting data (txq_seen) */
+	uint64_t txq_since;		/* since when the queued data waits
+					 * (txq_seen): first seen, or last sent */
 	bool     txq_seen;
 	uint64_t stream_start;		/* our first seq */
 	uint64_t popped_to;		/* highest seq released from unacked */

@@ -249,6 +249,21 @@ static struct cache *ext_of(struct net *w, int i, int j)
 	return w->n[j].f->peers[w->n[j].slot[i]].rx.ext;
 }
 
+/* ftfw keeps the send queue's length; it must be the list's. */
+static void check_queue_len(struct net *w)
+{
+	for (int i = 0; i < w->nnodes; i++) {
+		const struct ftfw *f = w->n[i].f;
+		size_t n = 0;
+
+		if (w->down[i])
+			continue;
+		for (const struct list *l = f->txq.next; l != &f->txq; l = l->next)
+			n++;
+		assert_int_equal(ftfw_queued(f), n);
+	}
+}
+
 /* Run until node j holds node i's table, or fail after deadline_ms. */
 static void converge(struct net *w, int i, int j, uint64_t deadline_ms)
 {
@@ -256,6 +271,7 @@ static void converge(struct net *w, int i, int j, uint64_t deadline_ms)
 
 	while (w->now < end) {
 		run(w, 10);
+		check_queue_len(w);
 		if (replica_equal(w, i, j) && ftfw_in_sync(w->n[j].f))
 			return;
 	}
@@ -1032,6 +1048,33 @@ static void test_fill_trickle(void **state)
 	assert_true(worst[1] <= 5 + 3);
 }
 
+/*
+ * A steady stream that fills a datagram within the hold (10 flows per ms,
+ * 39 flows to a datagram, coalesce_ms 5) leaves in full datagrams: what a
+ * full one leaves behind waits for the next instead of going as a runt.
+ */
+static void test_fill_stream(void **state)
+{
+	struct net w;
+	uint64_t d0;
+
+	g_coalesce_ms = 5;
+	net_init(&w, 2, 54);
+	converge(&w, 0, 1, 2000);
+	d0 = w.n[0].f->tx.datagrams;
+	for (uint32_t ms = 0; ms < 200; ms++) {
+		add_flows(&w, 0, ms * 10, 10, 3);
+		step(&w);
+	}
+	converge(&w, 0, 1, 2000);
+	d0 = w.n[0].f->tx.datagrams - d0;
+	print_message("stream: 2000 flows in %" PRIu64 " datagrams\n", d0);
+	assert_int_equal(w.n[0].f->tx.flows, 2000);
+	assert_true(d0 <= 2000 / 39 + 3);
+	net_free(&w);
+	g_coalesce_ms = 0;
+}
+
 /* Coalescing never holds a repair: lossy links still converge, and a
  * burst still goes out in full datagrams. */
 static void test_fill_lossy(void **state)
@@ -1079,6 +1122,7 @@ int main(void)
 		cmocka_unit_test(test_auth_replay),
 		cmocka_unit_test(test_auth_mismatch),
 		cmocka_unit_test(test_fill_trickle),
+		cmocka_unit_test(test_fill_stream),
 		cmocka_unit_test(test_fill_lossy),
 	};
 
