@@ -705,13 +705,21 @@ void ftfw_flush_external(struct ftfw *f)
 
 /*
  * With keys: may a datagram of p that opened (ai) be taken?  See ftfw.h.
- * st is its STATUS payload, or NULL.  Keeps p's replay window and lives.
+ * st is its STATUS payload, or NULL.  Keeps p's node id, replay window
+ * and lives.
  */
 static bool peer_fresh(struct ftfw *f, struct ftfw_peer *p, const struct wire_hdr *h,
 		       const struct wire_status *st, const struct auth_info *ai,
 		       uint64_t now)
 {
-	if (p->rx.known && p->rx.epoch == h->epoch) {
+	bool same_node = p->node_id == h->node_id;
+
+	/* Another node's datagram from a live peer's address. */
+	if (!same_node && p->rx.known && p->alive) {
+		f->rx_foreign++;
+		return false;
+	}
+	if (p->rx.known && same_node && p->rx.epoch == h->epoch) {
 		if (!auth_replay_accept(&p->replay, ai->counter)) {
 			f->auth.rx_replay++;
 			return false;
@@ -726,9 +734,13 @@ static bool peer_fresh(struct ftfw *f, struct ftfw_peer *p, const struct wire_hd
 		}
 	}
 	if (st && st->node_id == f->conf.node_id && st->epoch == f->conf.epoch) {
-		/* Proven: this life heard ours.  ftfw_input() resets rx. */
-		if (p->rx.known)
+		/* Proven: this life heard ours.  ftfw_input() resets rx.  The
+		 * life it replaces is retired if it was this node's; another
+		 * node's (a stray, or the peer before it was renumbered) is
+		 * not this node's past. */
+		if (p->rx.known && same_node)
 			p->retired[p->nretired++ % FTFW_RETIRED] = p->rx.epoch;
+		p->node_id = h->node_id;
 		auth_replay_reset(&p->replay);
 		auth_replay_accept(&p->replay, ai->counter);
 		p->probe_due = false;
@@ -736,6 +748,7 @@ static bool peer_fresh(struct ftfw *f, struct ftfw_peer *p, const struct wire_hd
 		return true;
 	}
 	f->auth.rx_unproven++;
+	p->probe_node = h->node_id;
 	p->probe_epoch = h->epoch;
 	p->probe_base = h->base;
 	if (now >= p->probe_at)
@@ -794,7 +807,8 @@ void ftfw_input(struct ftfw *f, int slot, const char *from,
 		f->rx_foreign++;
 		return;
 	}
-	if (!p->bound || p->node_id != h.node_id) {
+	/* With keys, only a proven life changes a bound node id. */
+	if (!p->bound || (!f->conf.keys && p->node_id != h.node_id)) {
 		p->bound = true;
 		p->node_id = h.node_id;
 	}
@@ -894,7 +908,7 @@ static size_t build_probe(struct ftfw *f, struct ftfw_peer *p, uint64_t now,
 			  uint8_t *buf, size_t cap)
 {
 	struct wire_status st = {
-		.node_id = p->node_id, .epoch = p->probe_epoch,
+		.node_id = p->probe_node, .epoch = p->probe_epoch,
 		.cum = p->probe_base - 1,
 	};
 	struct wbuf w = { buf + WIRE_HDR_LEN, 0, cap - WIRE_HDR_LEN };

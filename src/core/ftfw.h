@@ -38,6 +38,13 @@
  *     a STATUS that names its epoch, so that it can prove ours in turn.
  *     What was dropped is repaired as usual once the life is taken.
  *   - lives it had before (the last FTFW_RETIRED) are never taken again.
+ *   - one key serves the whole cluster and a unicast peer is known by its
+ *     address alone, so another node's datagram sent from a peer's
+ *     address (replayed, or reflected as it is sent) opens too: while
+ *     the peer is alive it is refused (rx_foreign); a peer silent for
+ *     peer_timeout_ms may come back under another node id, and the life
+ *     a proof of another node id replaces is not retired (it was not the
+ *     peer's), so the peer can always take its address back.
  */
 #ifndef CTSYNC_FTFW_H
 #define CTSYNC_FTFW_H
@@ -144,7 +151,7 @@ struct ftfw_peer {
 	uint32_t retired[FTFW_RETIRED];	/* its earlier lives */
 	unsigned nretired;
 	bool     probe_due;		/* answer an unproven life */
-	uint32_t probe_epoch, probe_base;
+	uint32_t probe_node, probe_epoch, probe_base;
 	uint64_t probe_at;		/* no probe before (rate limit) */
 };
 
@@ -167,7 +174,9 @@ struct ftfw {
 	uint8_t  gen;			/* reconcile generation */
 	struct ftfw_tx_stats tx;
 	struct wire_stats wire;		/* malformed input, by kind */
-	uint64_t rx_foreign;		/* from unknown senders / full peer table */
+	uint64_t rx_foreign;		/* from unknown senders / full peer table;
+					 * with keys, another node's from a live
+					 * peer's address */
 	uint64_t rx_own;		/* our own multicast echo */
 	struct auth_stats auth;		/* refused: unsealed, forged, replayed */
 	uint64_t tx_counter;		/* next sealing counter */

@@ -362,9 +362,20 @@ start_bg() {
 
 # -------------------------------------------------------------- ctsyncd
 
-# ctsyncd_config FILE NODE(1|2) TRANSPORT(udp|multicast) FAMILY(4|6)
+# ctsyncd_config FILE NODE(1|2) TRANSPORT(udp|multicast) FAMILY(4|6) [KEY=VALUE...]
+# KEYs: key_file (sync.key_file, default: none), encrypt (sync.encrypt,
+# default: not set).
 ctsyncd_config() {
-	local file=$1 node=$2 transport=$3 family=$4 laddr peer group
+	local file=$1 node=$2 transport=$3 family=$4 laddr peer group kv
+	local key_file='' encrypt=''
+	shift 4
+	for kv in "$@"; do
+		case ${kv%%=*} in
+		key_file) key_file=${kv#*=} ;;
+		encrypt) encrypt=${kv#*=} ;;
+		*) warn "ctsyncd_config: unknown key '$kv'"; return 1 ;;
+		esac
+	done
 	if [[ $family == 6 ]]; then
 		laddr=2001:db8:5::$node peer=2001:db8:5::$((3 - node)) group=ff02::3780
 	else
@@ -383,6 +394,8 @@ ctsyncd_config() {
 		fi
 		echo "  port: 3780"
 		echo "  heartbeat_ms: 250"
+		[[ -n $key_file ]] && echo "  key_file: $key_file"
+		[[ -n $encrypt ]] && echo "  encrypt: $encrypt"
 		echo "kernel:"
 		echo "  event_buffer: 64M"
 		echo "filter:"
@@ -392,6 +405,33 @@ ctsyncd_config() {
 		echo "log:"
 		echo "  level: ${CTS_LOG_LEVEL:-info}"
 	} >"$file"
+}
+
+# key_line ID: a new key file line "ID HEX" (ctsyncd --genkey ID).
+key_line() { "$CTSYNCD" --genkey "$1"; }
+
+# key_file_write PATH LINE...: PATH holds these lines (keys, comments),
+# mode 0600, replaced in one rename so a daemon never reads half of it.
+key_file_write() {
+	local path=$1
+	shift
+	( umask 077 && printf '%s\n' "$@" >"$path.tmp" ) &&
+		chmod 0600 "$path.tmp" && mv -f "$path.tmp" "$path"
+}
+
+# key_file_new NAME ID...: a key file $CTS_TMP/NAME (mode 0600) with a new
+# key for each ID, the first one the sealing key; prints its path.
+key_file_new() {
+	local path=$CTS_TMP/$1 id line lines=()
+	shift
+	for id in "$@"; do
+		if ! line=$(key_line "$id") || [[ $line != "$id "* ]]; then
+			warn "ctsyncd --genkey $id failed"
+			return 1
+		fi
+		lines+=("$line")
+	done
+	key_file_write "$path" "${lines[@]}" && echo "$path"
 }
 
 # start_ctsyncd NAME NS CONFIG [ARGS...]: the daemon in the foreground of
@@ -565,10 +605,13 @@ assert_eq_sets() {
 # ctsyncd_config_at FILE NODE LOCAL PEER [KEY=VALUE...]: a unicast config
 # like ctsyncd_config's, for any local/peer pair (a relay in between, say).
 # KEYs: event_buffer (default 64M), max_entries (default: none),
-# heartbeat_ms (default 250), peer_timeout_ms (default: the daemon's).
+# heartbeat_ms (default 250), peer_timeout_ms (default: the daemon's),
+# key_file (sync.key_file, default: none), encrypt (sync.encrypt, default:
+# not set).
 ctsyncd_config_at() {
 	local file=$1 node=$2 laddr=$3 peer=$4 kv
 	local event_buffer=64M max_entries='' heartbeat_ms=250 peer_timeout_ms=''
+	local key_file='' encrypt=''
 	shift 4
 	for kv in "$@"; do
 		case ${kv%%=*} in
@@ -576,6 +619,8 @@ ctsyncd_config_at() {
 		max_entries) max_entries=${kv#*=} ;;
 		heartbeat_ms) heartbeat_ms=${kv#*=} ;;
 		peer_timeout_ms) peer_timeout_ms=${kv#*=} ;;
+		key_file) key_file=${kv#*=} ;;
+		encrypt) encrypt=${kv#*=} ;;
 		*) warn "ctsyncd_config_at: unknown key '$kv'"; return 1 ;;
 		esac
 	done
@@ -589,6 +634,8 @@ ctsyncd_config_at() {
 		echo "  port: 3780"
 		echo "  heartbeat_ms: $heartbeat_ms"
 		[[ -n $peer_timeout_ms ]] && echo "  peer_timeout_ms: $peer_timeout_ms"
+		[[ -n $key_file ]] && echo "  key_file: $key_file"
+		[[ -n $encrypt ]] && echo "  encrypt: $encrypt"
 		echo "kernel:"
 		echo "  event_buffer: $event_buffer"
 		echo "filter:"

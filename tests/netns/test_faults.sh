@@ -15,6 +15,14 @@
 #                   creates in one burst overrun it
 #   cache-limit     fw2 with cache.max_entries 1000 and 5,000 flows on fw1;
 #                   then fw1 down to 500 flows
+#   corrupt [PCT]   the sync path through udprelay, one random bit flipped
+#                   in PCT % (default 10) of the datagrams each way.  Only
+#                   a sealed datagram shows it was corrupted, so both runs
+#                   of this scenario use a key file (sync.key_file, made
+#                   with ctsyncd --genkey); each node must refuse exactly
+#                   the datagrams the relay corrupted towards it (auth
+#                   bad_tag > 0, with bad_key and malformed for a flipped
+#                   key id, version or AUTH bit) and none in the baseline
 #
 # Each scenario runs the same workload twice on the same topology (lib.sh),
 # with fresh daemons and an empty table each time: first without the fault
@@ -38,7 +46,7 @@ set -uo pipefail
 
 usage() {
 	echo "usage: $0 loss PCT | reorder | restart-backup | restart-master |" \
-		"link-down | overrun | cache-limit" >&2
+		"link-down | overrun | cache-limit | corrupt [PCT]" >&2
 	exit 2
 }
 scenario=${1:-}
@@ -53,9 +61,13 @@ restart-master) TITLE="fw1's ctsyncd SIGKILLed and restarted" ;;
 link-down) TITLE="fw2's sync0 down for 30 s" ;;
 overrun) TITLE="kernel event overrun on fw1 (event_buffer 64K)" ;;
 cache-limit) TITLE="cache.max_entries 1000 on fw2" ;;
+corrupt)
+	[[ -z $arg ]] && arg=10
+	[[ $arg =~ ^[0-9]+$ ]] && ((arg >= 1 && arg <= 99)) || usage
+	TITLE="corruption: one bit flipped in $arg% of the datagrams (udprelay), sync authenticated" ;;
 *) usage ;;
 esac
-[[ $scenario == loss || -z $arg ]] || usage
+[[ $scenario == loss || $scenario == corrupt || -z $arg ]] || usage
 
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -65,7 +77,7 @@ CONVERGE_S=${CTS_CONVERGE_S:-30}
 
 cts_init "faults-$scenario$arg" || exit $?
 need=(CTSYNCD CTCTL CTGEN)
-[[ $scenario == reorder ]] && need+=(UDPRELAY)
+[[ $scenario == reorder || $scenario == corrupt ]] && need+=(UDPRELAY)
 need_bins "${need[@]}"
 
 REPORT=()
@@ -319,19 +331,19 @@ phase_end() {
 
 say "fault test: $TITLE, prefix $CTS_P"
 topo_pair || die "building the topology"
-if [[ $scenario == reorder ]]; then
+if [[ $scenario == reorder || $scenario == corrupt ]]; then
 	topo_relay || die "building the relay namespace"
 	PEER1=192.0.2.2 LOCAL2=192.0.2.6 PEER2=192.0.2.5
 fi
 # The generated flows must not expire during the test (ctgen gives TCP
 # 86400 s, UDP 3600 s); nothing else is forwarded.
 sync_ping() { nsx "$NS_FW1" ping -c 1 -W 1 -q "$PEER1" >/dev/null 2>&1 && nsx "$NS_FW2" ping -c 1 -W 1 -q "$PEER2" >/dev/null 2>&1; }
-if [[ $scenario != reorder ]]; then
+if [[ $scenario != reorder && $scenario != corrupt ]]; then
 	wait_until 10 sync_ping || die "sync link: no ping between fw1 and fw2"
 fi
 : >"$WL_LOG"
 
-# ----------------------------------------------------- relay (reorder)
+# ------------------------------------------- relay (reorder, corrupt)
 
 SEED=${CTS_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
 RELAY_PID=
@@ -345,14 +357,21 @@ relay_start() {
 	head -n 1 "$CTS_TMP/relay.$PHASE.log"
 }
 # relay_stop: SIGTERM, then its counters; RELAY_DUP and RELAY_REORDERED
-# sum both directions.
-RELAY_DUP=0 RELAY_REORDERED=0
+# sum both directions; RELAY_CORRUPT_TO_FW2 (near->far: fw1 is the near
+# side) and RELAY_CORRUPT_TO_FW1 count the datagrams corrupted each way.
+RELAY_DUP=0 RELAY_REORDERED=0 RELAY_CORRUPT_TO_FW2=0 RELAY_CORRUPT_TO_FW1=0
+relay_count() {
+	awk -v dir="$2" -v what="$3" '$0 ~ "^udprelay: " dir {
+		for (i = 1; i < NF; i++) if ($i == what) n += $(i + 1) } END { print n + 0 }' "$1"
+}
 relay_stop() {
 	local log=$CTS_TMP/relay.$PHASE.log
 	kill_wait TERM 5 "$RELAY_PID" || fail "udprelay did not exit on SIGTERM"
 	grep '^udprelay: ' "$log" | tail -n 4
-	RELAY_DUP=$(awk '/^udprelay: (near|far)->/ { for (i = 1; i < NF; i++) if ($i == "duplicated") n += $(i + 1) } END { print n + 0 }' "$log")
-	RELAY_REORDERED=$(awk '/^udprelay: (near|far)->/ { for (i = 1; i < NF; i++) if ($i == "reordered") n += $(i + 1) } END { print n + 0 }' "$log")
+	RELAY_DUP=$(relay_count "$log" '(near|far)->' duplicated)
+	RELAY_REORDERED=$(relay_count "$log" '(near|far)->' reordered)
+	RELAY_CORRUPT_TO_FW2=$(relay_count "$log" 'near->far' corrupted)
+	RELAY_CORRUPT_TO_FW1=$(relay_count "$log" 'far->near' corrupted)
 }
 
 # ------------------------------------------------------------- scenarios
@@ -428,6 +447,55 @@ scenario_reorder() {
 		# the relay stopped: the stats are final
 		phase_end
 	done
+	phase_report churn
+}
+
+# --- corrupt
+# refused NODE: the datagrams NODE dropped as not opening (auth) or not
+# even a header (malformed), "TOTAL bad_tag B bad_key K no_tag N malformed M".
+refused() {
+	stat "$1" '(.auth.bad_tag + .auth.bad_key + .auth.no_tag + .auth.unexpected_tag) as $a
+		| (.malformed | .bad_len + .bad_version + .bad_type + .bad_record + .bad_attr + .bad_status) as $m
+		| "\($a + $m) bad_tag \(.auth.bad_tag) bad_key \(.auth.bad_key) no_tag \(.auth.no_tag) malformed \($m)"'
+}
+refused_is() { local r; r=$(refused "$1"); [[ ${r%% *} == "$2" ]]; }
+# check_refused KIND NODE CORRUPTED: NODE refused exactly the CORRUPTED
+# datagrams the relay corrupted towards it (none in the baseline), with
+# bad_tag among them in the fault run.
+check_refused() {
+	local kind=$1 node=$2 want=$3 r bt
+	wait_until 5 refused_is "$node" "$want"
+	r=$(refused "$node")
+	bt=$(stat "$node" .auth.bad_tag)
+	if [[ ${r%% *} != "$want" ]]; then
+		fail "$kind: $node refused ${r%% *} datagrams (${r#* }), the relay corrupted $want towards it"
+	elif [[ $kind == fault ]] && ((${bt:-0} == 0)); then
+		fail "$kind: $node counted no auth.bad_tag among the $want corrupted datagrams ($r)"
+	else
+		say "$kind: $node refused all $want datagrams the relay corrupted towards it (${r#* })"
+	fi
+}
+scenario_corrupt() {
+	local kind key
+	key=$(key_file_new sync.key 1) || die "making a key file"
+	CONF1=("key_file=$key") CONF2=("key_file=$key")
+	say "udprelay seed $SEED (replay: CTS_SEED=$SEED $0 corrupt $arg); both runs with keys ($key)"
+	for kind in baseline fault; do
+		PHASE=$kind
+		if [[ $kind == baseline ]]; then relay_start; else relay_start --corrupt "$arg"; fi
+		phase_start "$kind"
+		TX0=$(tx_bytes) TX_EXTRA=0
+		churn_phase "$kind" 0 29 no_inject churn
+		relay_stop
+		# the relay stopped: its counts are final
+		if [[ $kind == fault ]] && ((RELAY_CORRUPT_TO_FW2 == 0 || RELAY_CORRUPT_TO_FW1 == 0)); then
+			fail "the relay corrupted $RELAY_CORRUPT_TO_FW2 datagrams to fw2 and $RELAY_CORRUPT_TO_FW1 to fw1: nothing tested"
+		fi
+		check_refused "$kind" fw2 "$RELAY_CORRUPT_TO_FW2"
+		check_refused "$kind" fw1 "$RELAY_CORRUPT_TO_FW1"
+		phase_end
+	done
+	CONF1=() CONF2=()
 	phase_report churn
 }
 
@@ -638,6 +706,7 @@ restart-master) scenario_restart fw1 ;;
 link-down) scenario_link_down ;;
 overrun) scenario_overrun ;;
 cache-limit) scenario_cache_limit ;;
+corrupt) scenario_corrupt ;;
 esac
 
 summary

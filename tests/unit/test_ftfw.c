@@ -956,6 +956,92 @@ static void test_auth_replay(void **state)
 	g_keys = NULL;
 }
 
+/* Node 2's next datagram of type `type` to node 1 (or to all); what it
+ * sends meanwhile is lost. */
+static size_t capture(struct net *w, uint8_t type, uint8_t *out)
+{
+	uint8_t buf[MTU];
+	size_t len;
+	int dest;
+
+	for (int t = 0; t < 1000; t++, w->now++) {
+		while ((len = ftfw_output(w->n[2].f, w->now, buf, sizeof(buf), &dest))) {
+			if (buf[1] == type &&
+			    (dest == FTFW_DEST_ALL || dest == w->n[2].slot[1])) {
+				memcpy(out, buf, len);
+				return len;
+			}
+		}
+	}
+	fail_msg("node 3 sent no datagram of type %u to node 2", type);
+	return 0;
+}
+
+/*
+ * Unicast peers are known by their address, and one key serves the whole
+ * cluster: a third node's genuine datagram sent from a peer's address
+ * (replayed, or reflected as it happens) opens.  It must change nothing
+ * of that peer.  Before, node 3's STATUS to node 2, which acknowledges
+ * node 2's current life, sent from node 1's address, was taken as the
+ * proof of a new life of node 1's slot: node 1's life was retired, and
+ * everything node 1 sent afterwards was refused as old_epoch until it
+ * restarted.  A peer that was silent for peer_timeout may come back under
+ * another node id (a node renumbered), so then a proof is taken; but the
+ * life it replaces belongs to another node and is not retired: the peer
+ * takes its slot back once the stray life falls silent.
+ */
+static void test_auth_foreign_node(void **state)
+{
+	struct net w;
+	struct ftfw_peer *p;
+	uint8_t st[MTU], data[MTU];
+	size_t stlen, dlen;
+	uint64_t foreign, restarts;
+
+	rings();
+	g_keys = &ring_a;
+	net_init(&w, 3, 44);
+	add_flows(&w, 0, 0, 300, 3);
+	add_flows(&w, 2, 100000, 200, 3);
+	converge(&w, 0, 1, 3000);
+	converge(&w, 2, 1, 3000);
+	stlen = capture(&w, WIRE_STATUS, st);
+	add_flows(&w, 2, 200000, 5, 3);
+	dlen = capture(&w, WIRE_DATA, data);
+	converge(&w, 2, 1, 3000);
+
+	/* Node 1 alive: refused as foreign, node 1's slot untouched. */
+	p = &w.n[1].f->peers[w.n[1].slot[0]];
+	foreign = w.n[1].f->rx_foreign;
+	restarts = p->st.restarts;
+	inject(&w, st, stlen);
+	inject(&w, data, dlen);
+	assert_int_equal(w.n[1].f->rx_foreign, foreign + 2);
+	assert_int_equal(p->node_id, 1);
+	assert_int_equal(p->st.restarts, restarts);
+	add_flows(&w, 0, 5000, 50, 3);
+	converge(&w, 0, 1, 3000);
+	assert_int_equal(cache_live(ext_of(&w, 0, 1)), 350);
+	assert_int_equal(w.n[1].f->auth.rx_old_epoch, 0);
+
+	/* Node 1 silent (its link down, same life): the stray STATUS takes
+	 * its slot, and node 1 takes it back once that falls silent. */
+	w.down[0] = true;
+	run(&w, 1500);
+	assert_false(p->alive);
+	inject(&w, st, stlen);
+	assert_int_equal(p->node_id, 3);
+	w.down[0] = false;
+	add_flows(&w, 0, 6000, 50, 3);
+	converge(&w, 0, 1, 5000);
+	assert_int_equal(p->node_id, 1);
+	assert_int_equal(cache_live(ext_of(&w, 0, 1)), 400);
+	assert_int_equal(w.n[1].f->auth.rx_old_epoch, 0);
+	converge(&w, 2, 1, 3000);
+	net_free(&w);
+	g_keys = NULL;
+}
+
 /* A receiver without keys refuses sealed datagrams, and one with keys
  * refuses a sender without them: counted, and no state either way. */
 static void test_auth_mismatch(void **state)
@@ -1121,6 +1207,7 @@ int main(void)
 		cmocka_unit_test(test_auth_forged),
 		cmocka_unit_test(test_auth_replay),
 		cmocka_unit_test(test_auth_mismatch),
+		cmocka_unit_test(test_auth_foreign_node),
 		cmocka_unit_test(test_fill_trickle),
 		cmocka_unit_test(test_fill_stream),
 		cmocka_unit_test(test_fill_lossy),
