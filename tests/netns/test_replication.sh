@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 #
-# tests/netns/test_replication.sh TRANSPORT FAMILY
+# tests/netns/test_replication.sh TRANSPORT FAMILY [encrypted]
 #
 #   TRANSPORT  udp | multicast   the sync channel
 #   FAMILY     4 | 6             address family of the sync link
+#   encrypted                    both daemons with one sync key file and
+#                                sync.encrypt: every check below must hold
+#                                sealed too, and fw2 must show fw1's key
 #
 # The acceptance test for replication between two firewalls (topology in
 # lib.sh).  Real TCP/UDP/ICMP flows (some NATed, some marked, both address
@@ -26,8 +29,11 @@ set -uo pipefail
 
 transport=${1:-udp}
 family=${2:-4}
-case $transport in udp | multicast) ;; *) echo "usage: $0 udp|multicast 4|6" >&2; exit 2 ;; esac
-case $family in 4 | 6) ;; *) echo "usage: $0 udp|multicast 4|6" >&2; exit 2 ;; esac
+sealed=${3:-}
+usage() { echo "usage: $0 udp|multicast 4|6 [encrypted]" >&2; exit 2; }
+case $transport in udp | multicast) ;; *) usage ;; esac
+case $family in 4 | 6) ;; *) usage ;; esac
+case $sealed in '' | encrypted) ;; *) usage ;; esac
 
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -36,7 +42,7 @@ NFLOWS=${CTS_FLOWS:-20000}
 NDESTROY=$((NFLOWS / 4))
 CONVERGE_S=${CTS_CONVERGE_S:-90}	# deadline for each convergence (s)
 
-cts_init "repl-$transport$family" || exit $?
+cts_init "repl-$transport$family${sealed:+-enc}" || exit $?
 need_bins CTSYNCD CTCTL CTGEN
 
 TIMES=()
@@ -224,8 +230,13 @@ conn_send c0
 
 # ---------------------------------------------------------------- daemons
 
+keys=()
+if [[ -n $sealed ]]; then
+	key=$(key_file_new sync.key 7) || die "no key file"
+	keys=("key_file=$key" encrypt=true)
+fi
 for n in 1 2; do
-	ctsyncd_config "$CTS_TMP/fw$n.yaml" "$n" "$transport" "$family"
+	ctsyncd_config "$CTS_TMP/fw$n.yaml" "$n" "$transport" "$family" "${keys[@]}"
 	out=$(nsx "$CTS_P-fw$n" "$CTSYNCD" -c "$CTS_TMP/fw$n.yaml" -n 2>&1)
 	[[ $out == *"configuration OK"* ]] || die "ctsyncd -n on fw$n's config: $out"
 done
@@ -299,6 +310,22 @@ else
 	assert_eq_sets "$D/fw1.intk" "$D/fw1.kern" "fw1-internal" "fw1-kernel"
 fi
 
+# Sealed: fw2 took everything of fw1 under key 7, encrypted, and refused
+# nothing of it (a few "unproven" at a start are the proof of life).
+sealed_check() {
+	local got bad
+	[[ -n $sealed ]] || return 0
+	got=$(ctctl_in "$NS_FW2" "$SOCK2" -j status 2>/dev/null |
+		jq -r '"\(.daemon.auth) \(.daemon.key_id) \(.peers[0].key_id)"' 2>/dev/null)
+	[[ $got == "encrypted 7 7" ]] ||
+		fail "$1: fw2 says auth, key, peer's key '$got', not 'encrypted 7 7'"
+	bad=$(stat_of "$NS_FW2" "$SOCK2" \
+		'.auth | .no_tag + .unexpected_tag + .bad_key + .bad_tag + .replayed + .old_epoch')
+	[[ $bad == 0 ]] || fail "$1: fw2 refused $bad datagrams of its real peer"
+	say "$1: fw2 ${got%% *} with key 7, fw1 seals with key ${got##* }, $bad refused"
+}
+sealed_check "replication"
+
 # --------------------------------------------------- 2. updates, destroys
 
 kill "${CONN_PID[c1]}" 2>/dev/null
@@ -348,6 +375,7 @@ wait_until 15 ctsyncd_up "$NS_FW2" "$SOCK2" || die "restarted ctsyncd on fw2 not
 if converge "resync after fw2 restart" "$(expect_count)"; then
 	TIMES[-1]="${TIMES[-1]}  ($(fmt_us $(($(cts_now_us) - t0))) s since the restart)"
 fi
+sealed_check "resync after fw2 restart"
 
 # ------------------------------------------------------------- 5. stop
 
