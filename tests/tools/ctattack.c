@@ -71,6 +71,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "endpoint.h"
 #include "auth.h"
 #include "ctsync/wire.h"
 #include "flow.h"
@@ -137,76 +138,6 @@ static uint32_t get32(const uint8_t *p)
 static uint64_t get64(const uint8_t *p)
 {
 	return (uint64_t)get32(p) << 32 | get32(p + 4);
-}
-
-/* "a.b.c.d:port" or "[v6]:port" into ss; false if it is neither. */
-static bool parse_addr(const char *arg, struct sockaddr_storage *ss)
-{
-	char host[INET6_ADDRSTRLEN + 2];
-	const char *colon, *h = arg;
-	unsigned long port;
-	size_t hl;
-	char *end;
-
-	memset(ss, 0, sizeof(*ss));
-	if (*arg == '[') {
-		const char *rb = strchr(arg, ']');
-
-		if (!rb || rb[1] != ':')
-			return false;
-		h = arg + 1;
-		hl = (size_t)(rb - h);
-		colon = rb + 1;
-	} else {
-		if (!(colon = strrchr(arg, ':')))
-			return false;
-		hl = (size_t)(colon - arg);
-	}
-	if (hl == 0 || hl >= sizeof(host))
-		return false;
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	errno = 0;
-	port = strtoul(colon + 1, &end, 10);
-	if (errno || *end || colon[1] == '\0' || port > 65535)
-		return false;
-	if (*arg != '[') {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons((uint16_t)port);
-		return inet_pton(AF_INET, host, &s4->sin_addr) == 1;
-	} else {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((uint16_t)port);
-		return inet_pton(AF_INET6, host, &s6->sin6_addr) == 1;
-	}
-}
-
-static socklen_t sa_len(const struct sockaddr_storage *a)
-{
-	return a->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-					: sizeof(struct sockaddr_in);
-}
-
-static bool same_endpoint(const struct sockaddr_storage *a,
-			  const struct sockaddr_storage *b)
-{
-	if (a->ss_family != b->ss_family)
-		return false;
-	if (a->ss_family == AF_INET) {
-		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
-
-		return x->sin_port == y->sin_port &&
-		       x->sin_addr.s_addr == y->sin_addr.s_addr;
-	} else {
-		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
-
-		return x->sin6_port == y->sin6_port &&
-		       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
-	}
 }
 
 static int open_socket(const struct sockaddr_storage *at, const char *what)
