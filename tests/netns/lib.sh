@@ -434,6 +434,14 @@ key_file_new() {
 	key_file_write "$path" "${lines[@]}" && echo "$path"
 }
 
+# ctsyncd_check N: `ctsyncd -n` accepts $CTS_TMP/fwN.yaml (and the key
+# file it names) in fwN's namespace, or die.
+ctsyncd_check() {
+	local out
+	out=$(nsx "$CTS_P-fw$1" "$CTSYNCD" -c "$CTS_TMP/fw$1.yaml" -n 2>&1)
+	[[ $out == *"configuration OK"* ]] || die "ctsyncd -n on fw$1's config: $out"
+}
+
 # start_ctsyncd NAME NS CONFIG [ARGS...]: the daemon in the foreground of
 # a background job; log appended to $CTS_TMP/NAME.log.
 start_ctsyncd() {

@@ -321,10 +321,7 @@ ctsyncd_config_at "$CTS_TMP/fw1.yaml" 1 192.0.2.1 192.0.2.2 "key_file=$KF1" "enc
 	die "fw1's config"
 ctsyncd_config_at "$CTS_TMP/fw2.yaml" 2 192.0.2.6 192.0.2.5 "key_file=$KF2" "encrypt=$ENCRYPT" ||
 	die "fw2's config"
-for n in 1 2; do
-	out=$(nsx "$CTS_P-fw$n" "$CTSYNCD" -c "$CTS_TMP/fw$n.yaml" -n 2>&1)
-	[[ $out == *"configuration OK"* ]] || die "ctsyncd -n on fw$n's config: $out"
-done
+ctsyncd_check 1 && ctsyncd_check 2
 
 # ------------------------------------------------------------- daemons
 

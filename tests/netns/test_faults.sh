@@ -299,17 +299,13 @@ CONF1=() CONF2=()
 
 # phase_start NAME: empty table on fw1, fresh daemons, peers in sync.
 phase_start() {
-	local n
 	PHASE=$1
 	nsx "$NS_FW1" conntrack -F >/dev/null 2>&1
 	wait_until 10 eval '[[ $(kernel_flowset "$NS_FW1" | wc -l) == 0 ]]' ||
 		die "$PHASE: fw1's table not empty after conntrack -F"
 	ctsyncd_config_at "$CTS_TMP/fw1.yaml" 1 "$LOCAL1" "$PEER1" "${CONF1[@]}" &&
 	ctsyncd_config_at "$CTS_TMP/fw2.yaml" 2 "$LOCAL2" "$PEER2" "${CONF2[@]}" || die "configs"
-	for n in 1 2; do
-		out=$(nsx "$CTS_P-fw$n" "$CTSYNCD" -c "$CTS_TMP/fw$n.yaml" -n 2>&1)
-		[[ $out == *"configuration OK"* ]] || die "ctsyncd -n on fw$n's config: $out"
-	done
+	ctsyncd_check 1 && ctsyncd_check 2
 	start_ctsyncd fw1 "$NS_FW1" "$CTS_TMP/fw1.yaml"
 	start_ctsyncd fw2 "$NS_FW2" "$CTS_TMP/fw2.yaml"
 	wait_until 15 ctsyncd_up "$NS_FW1" "$SOCK1" || die "$PHASE: ctsyncd on fw1 not answering"

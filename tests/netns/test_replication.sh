@@ -237,8 +237,7 @@ if [[ -n $sealed ]]; then
 fi
 for n in 1 2; do
 	ctsyncd_config "$CTS_TMP/fw$n.yaml" "$n" "$transport" "$family" "${keys[@]}"
-	out=$(nsx "$CTS_P-fw$n" "$CTSYNCD" -c "$CTS_TMP/fw$n.yaml" -n 2>&1)
-	[[ $out == *"configuration OK"* ]] || die "ctsyncd -n on fw$n's config: $out"
+	ctsyncd_check "$n"
 done
 start_ctsyncd fw1 "$NS_FW1" "$CTS_TMP/fw1.yaml" -v
 start_ctsyncd fw2 "$NS_FW2" "$CTS_TMP/fw2.yaml" -v
