@@ -120,7 +120,10 @@ pause
 
 # -------------------------------------------------------------- daemons
 
-for n in 1 2; do ctsyncd_config "$CTS_TMP/fw$n.yaml" "$n" udp 4; done
+# One sync key for both, as an operator would make it (ctsyncd --genkey):
+# every datagram between them is authenticated and encrypted.
+key=$(key_file_new sync.key 1) || { echo "ctsyncd --genkey failed"; exit 1; }
+for n in 1 2; do ctsyncd_config "$CTS_TMP/fw$n.yaml" "$n" udp 4 "key_file=$key" encrypt=true; done
 start_ctsyncd fw1 "$NS_FW1" "$CTS_TMP/fw1.yaml"
 start_ctsyncd fw2 "$NS_FW2" "$CTS_TMP/fw2.yaml"
 ctsyncd_up() { ctctl_in "$1" "$2" status >/dev/null 2>&1; }
@@ -128,7 +131,8 @@ if ! wait_until 15 ctsyncd_up "$NS_FW1" "$SOCK1" || ! wait_until 15 ctsyncd_up "
 	echo "ctsyncd did not start"
 	exit 1
 fi
-say "ctsyncd runs on fw1 and fw2, syncing over UDP on 192.0.2.1 <-> 192.0.2.2; fw1 says:"
+say "ctsyncd runs on fw1 and fw2, syncing over UDP on 192.0.2.1 <-> 192.0.2.2," \
+	"encrypted with key 1; fw1 says:"
 ctctl_in "$NS_FW1" "$SOCK1" status | indent
 pause
 
