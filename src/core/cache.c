@@ -1,6 +1,12 @@
 /*
  * cache.c - chained hash table of flows.  Buckets double when the load
- * reaches 1, so lookups stay O(1) from ten to millions of flows.
+ * reaches 1, so lookups stay O(1) from ten to millions of flows; the
+ * doubling is spread over the adds that follow it (see struct cache).
+ *
+ * Doubling a power-of-two table sends old bucket i to new buckets i and
+ * i + nold, so a key's old bucket says where it lives: in the new table
+ * if that bucket was migrated, else still in the old one.  Lookups, adds
+ * and deletes each touch exactly one chain.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -9,6 +15,9 @@
 #include "cache.h"
 
 #define CACHE_MIN_BUCKETS 1024u
+/* Old buckets moved per cache_add(): the migration ends after nold / 8
+ * adds, long before the new table fills (nold adds). */
+#define MIGRATE_PER_ADD	8u
 
 struct cache *cache_new(size_t max_entries, uint32_t seed)
 {
@@ -33,16 +42,26 @@ static void entry_free(struct cache_entry *e)
 	free(e);
 }
 
-void cache_clear(struct cache *c)
+static void free_chains(struct cache_entry **b, uint32_t from, uint32_t to)
 {
-	for (uint32_t i = 0; i < c->nbuckets; i++) {
-		struct cache_entry *e = c->buckets[i], *n;
+	for (uint32_t i = from; i < to; i++) {
+		struct cache_entry *e = b[i], *n;
 
 		for (; e; e = n) {
 			n = e->hnext;
 			entry_free(e);
 		}
-		c->buckets[i] = NULL;
+		b[i] = NULL;
+	}
+}
+
+void cache_clear(struct cache *c)
+{
+	free_chains(c->buckets, 0, c->nbuckets);
+	if (c->old) {
+		free_chains(c->old, c->migrated, c->nold);
+		free(c->old);
+		c->old = NULL;
 	}
 	c->st.deleted += c->count;
 	c->count = 0;
@@ -58,14 +77,19 @@ void cache_free(struct cache *c)
 	free(c);
 }
 
-static inline uint32_t bucket_of(const struct cache *c, const struct flow_key *k)
+/* The chain where k lives (or would be added). */
+static inline struct cache_entry **chain_of(const struct cache *c, const struct flow_key *k)
 {
-	return flow_key_hash(k, c->seed) & (c->nbuckets - 1);
+	uint32_t h = flow_key_hash(k, c->seed);
+
+	if (c->old && (h & (c->nold - 1)) >= c->migrated)
+		return &c->old[h & (c->nold - 1)];
+	return &c->buckets[h & (c->nbuckets - 1)];
 }
 
 struct cache_entry *cache_find(const struct cache *c, const struct flow_key *k)
 {
-	struct cache_entry *e = c->buckets[bucket_of(c, k)];
+	struct cache_entry *e = *chain_of(c, k);
 
 	for (; e; e = e->hnext)
 		if (flow_key_eq(&e->flow.key, k))
@@ -73,37 +97,46 @@ struct cache_entry *cache_find(const struct cache *c, const struct flow_key *k)
 	return NULL;
 }
 
-/* Double the bucket array; on ENOMEM keep the old one (longer chains). */
+/* Move up to n old buckets into the new table; free the old one when
+ * it is empty. */
+static void migrate(struct cache *c, uint32_t n)
+{
+	for (; n && c->migrated < c->nold; n--, c->migrated++) {
+		struct cache_entry *e = c->old[c->migrated], *next;
+
+		for (; e; e = next) {
+			uint32_t h = flow_key_hash(&e->flow.key, c->seed) & (c->nbuckets - 1);
+
+			next = e->hnext;
+			e->hnext = c->buckets[h];
+			c->buckets[h] = e;
+		}
+		c->old[c->migrated] = NULL;
+	}
+	if (c->migrated == c->nold) {
+		free(c->old);
+		c->old = NULL;
+	}
+}
+
+/* Start doubling the bucket array; on ENOMEM keep it (longer chains). */
 static void grow(struct cache *c)
 {
 	uint32_t n = c->nbuckets * 2;
 	struct cache_entry **b;
 
-	if (n < c->nbuckets)
+	if (c->old || n < c->nbuckets || !(b = calloc(n, sizeof(*b))))
 		return;
-	b = calloc(n, sizeof(*b));
-	if (!b)
-		return;
-	for (uint32_t i = 0; i < c->nbuckets; i++) {
-		struct cache_entry *e = c->buckets[i], *next;
-
-		for (; e; e = next) {
-			uint32_t h = flow_key_hash(&e->flow.key, c->seed) & (n - 1);
-
-			next = e->hnext;
-			e->hnext = b[h];
-			b[h] = e;
-		}
-	}
-	free(c->buckets);
+	c->old = c->buckets;
+	c->nold = c->nbuckets;
+	c->migrated = 0;
 	c->buckets = b;
 	c->nbuckets = n;
 }
 
 struct cache_entry *cache_add(struct cache *c, const struct flow *f)
 {
-	struct cache_entry *e;
-	uint32_t h;
+	struct cache_entry *e, **pp;
 
 	if (c->max && c->count >= c->max) {
 		c->st.full++;
@@ -118,11 +151,15 @@ struct cache_entry *cache_add(struct cache *c, const struct flow *f)
 	list_init(&e->tx.q);
 	list_init(&e->tx.ua);
 	e->tx.kind = TXN_ENTRY;
-	if (c->count >= c->nbuckets)
-		grow(c);
-	h = bucket_of(c, &f->key);
-	e->hnext = c->buckets[h];
-	c->buckets[h] = e;
+	if (!c->iterating) {
+		if (c->old)
+			migrate(c, MIGRATE_PER_ADD);
+		else if (c->count >= c->nbuckets)
+			grow(c);
+	}
+	pp = chain_of(c, &f->key);
+	e->hnext = *pp;
+	*pp = e;
 	c->count++;
 	c->st.added++;
 	return e;
@@ -130,7 +167,7 @@ struct cache_entry *cache_add(struct cache *c, const struct flow *f)
 
 void cache_del(struct cache *c, struct cache_entry *e)
 {
-	struct cache_entry **pp = &c->buckets[bucket_of(c, &e->flow.key)];
+	struct cache_entry **pp = chain_of(c, &e->flow.key);
 
 	for (; *pp; pp = &(*pp)->hnext) {
 		if (*pp == e) {
@@ -156,11 +193,11 @@ void cache_set_dead(struct cache *c, struct cache_entry *e, bool dead)
 	}
 }
 
-int cache_foreach(struct cache *c, int (*fn)(struct cache_entry *e, void *arg),
-		  void *arg)
+static int foreach_in(struct cache_entry **b, uint32_t from, uint32_t to,
+		      int (*fn)(struct cache_entry *e, void *arg), void *arg)
 {
-	for (uint32_t i = 0; i < c->nbuckets; i++) {
-		struct cache_entry *e = c->buckets[i], *next;
+	for (uint32_t i = from; i < to; i++) {
+		struct cache_entry *e = b[i], *next;
 
 		for (; e; e = next) {
 			int r;
@@ -171,4 +208,20 @@ int cache_foreach(struct cache *c, int (*fn)(struct cache_entry *e, void *arg),
 		}
 	}
 	return 0;
+}
+
+/* No bucket moves while it runs (an fn that adds would otherwise make it
+ * skip or repeat entries): the new table, then what the old one still
+ * holds. */
+int cache_foreach(struct cache *c, int (*fn)(struct cache_entry *e, void *arg),
+		  void *arg)
+{
+	int r;
+
+	c->iterating++;
+	r = foreach_in(c->buckets, 0, c->nbuckets, fn, arg);
+	if (r == 0 && c->old)
+		r = foreach_in(c->old, c->migrated, c->nold, fn, arg);
+	c->iterating--;
+	return r;
 }

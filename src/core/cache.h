@@ -53,9 +53,20 @@ struct cache_stats {
 	uint64_t nomem;
 };
 
+/*
+ * The table doubles when the load reaches 1, incrementally: while old is
+ * set, old buckets below migrated have been moved into buckets (twice as
+ * many), the rest are still in old, and every cache_add() moves a few
+ * more.  No single call ever rehashes the whole table (at 1M entries
+ * that stalled the event loop for tens of milliseconds).
+ */
 struct cache {
 	struct cache_entry **buckets;
 	uint32_t nbuckets;	/* power of two */
+	struct cache_entry **old;	/* table being emptied, or NULL */
+	uint32_t nold;		/* its size: nbuckets / 2 */
+	uint32_t migrated;	/* old buckets [0, migrated) are moved */
+	unsigned iterating;	/* cache_foreach() under way: no moves */
 	uint32_t seed;
 	size_t   count;		/* entries, tombstones included */
 	size_t   dead;		/* tombstones */

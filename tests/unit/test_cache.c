@@ -54,6 +54,73 @@ static void test_add_find_del(void **state)
 	cache_free(c);
 }
 
+static int count_one(struct cache_entry *e, void *arg)
+{
+	(*(size_t *)arg)++;
+	return 0;
+}
+
+/*
+ * The table doubles a few buckets per add: at every step of a migration
+ * every key is found, each add moves at most 8 old buckets, deletes and
+ * foreach see every entry exactly once, and clearing mid-way frees all.
+ */
+static void test_incremental_rehash(void **state)
+{
+	struct cache *c = cache_new(0, 7);
+	struct flow f;
+	bool seen_migrating = false;
+	size_t visits;
+
+	for (uint32_t i = 0; i < 20000; i++) {
+		uint32_t before = c->old ? c->migrated : 0;
+
+		mk(&f, i);
+		assert_non_null(cache_add(c, &f));
+		if (c->old) {
+			seen_migrating = true;
+			assert_true(c->migrated - before <= 8);
+			assert_int_equal(c->nbuckets, 2 * c->nold);
+		}
+		/* every 37th add: all keys so far, wherever they live */
+		if (i % 37 == 0) {
+			for (uint32_t j = 0; j <= i; j += 11) {
+				mk(&f, j);
+				assert_non_null(cache_find(c, &f.key));
+			}
+		}
+	}
+	assert_true(seen_migrating);
+	/* Mid-migration (the next doubling, started by 12768 more adds). */
+	for (uint32_t i = 20000; !c->old || c->migrated < c->nold / 2; i++) {
+		mk(&f, i);
+		assert_non_null(cache_add(c, &f));
+	}
+	assert_non_null(c->old);
+	visits = 0;
+	cache_foreach(c, count_one, &visits);
+	assert_int_equal(visits, c->count);
+	for (uint32_t i = 0; i < 20000; i += 3) {
+		struct cache_entry *e;
+
+		mk(&f, i);
+		assert_non_null(e = cache_find(c, &f.key));
+		cache_del(c, e);
+		assert_null(cache_find(c, &f.key));
+	}
+	visits = 0;
+	cache_foreach(c, count_one, &visits);
+	assert_int_equal(visits, c->count);
+	cache_clear(c);		/* ASan: nothing left behind */
+	assert_int_equal(c->count, 0);
+	assert_null(c->old);
+	mk(&f, 5);
+	assert_null(cache_find(c, &f.key));
+	assert_non_null(cache_add(c, &f));
+	assert_non_null(cache_find(c, &f.key));
+	cache_free(c);
+}
+
 static void test_limit(void **state)
 {
 	struct cache *c = cache_new(10, 1);
@@ -160,6 +227,7 @@ int main(void)
 		cmocka_unit_test(test_dead_accounting),
 		cmocka_unit_test(test_foreach_delete),
 		cmocka_unit_test(test_ext_copied),
+		cmocka_unit_test(test_incremental_rehash),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
