@@ -478,8 +478,15 @@ scenario_corrupt() {
 	say "udprelay seed $SEED (replay: CTS_SEED=$SEED $0 corrupt $arg); both runs with keys ($key)"
 	for kind in baseline fault; do
 		PHASE=$kind
-		if [[ $kind == baseline ]]; then relay_start; else relay_start --corrupt "$arg"; fi
+		relay_start
 		phase_start "$kind"
+		# Corrupt only once both daemons listen: a datagram corrupted
+		# before its receiver has bound its socket is lost, not refused,
+		# and would make the count below one short (seen in CI).
+		if [[ $kind == fault ]]; then
+			relay_stop
+			relay_start --corrupt "$arg"
+		fi
 		TX0=$(tx_bytes) TX_EXTRA=0
 		churn_phase "$kind" 0 29 no_inject churn
 		relay_stop

@@ -295,6 +295,14 @@ static void relay_one(struct relay *r, int dir, uint8_t *buf, size_t len, uint64
 	dup = v[3] % 100 < r->dup;
 	d->rx++;
 	d->rx_bytes += len;
+	/* Nowhere to send it yet (the near side has not spoken): dropped
+	 * before any fault is decided, so no fault is counted for a datagram
+	 * that never leaves (a test compares "corrupted" with what its
+	 * receiver refused). */
+	if (dir == TO_NEAR && !r->near_known) {
+		d->dropped++;
+		return;
+	}
 	if (lose) {
 		d->lost++;
 		return;
