@@ -67,7 +67,14 @@ static void rx_drop_tombstones(struct ftfw_rx *rx, bool all)
 	}
 }
 
+static inline void tell_external(const struct ftfw *f, const struct flow_key *k)
+{
+	if (f->conf.on_external)
+		f->conf.on_external(f->conf.external_arg, k);
+}
+
 struct sweep_ctx {
+	const struct ftfw *f;
 	struct ftfw_rx *rx;
 	uint64_t begin;
 	uint64_t n;
@@ -80,7 +87,14 @@ static int sweep_one(struct cache_entry *e, void *arg)
 	if (e->tx.seq < sc->begin) {
 		if (list_linked(&e->tx.q))
 			list_del(&e->tx.q);
-		cache_del(sc->rx->ext, e);
+		if (!(e->flags & CE_DEAD)) {
+			struct flow_key k = e->flow.key;
+
+			cache_del(sc->rx->ext, e);
+			tell_external(sc->f, &k);
+		} else {
+			cache_del(sc->rx->ext, e);
+		}
 		sc->n++;
 	}
 	return 0;
@@ -101,7 +115,7 @@ static void rx_settle(struct ftfw *f, struct ftfw_peer *p, uint64_t now)
 	if (!list_empty(&rx->tombstones))
 		rx_drop_tombstones(rx, false);
 	if (rx->sweep_pending && rx->expected > rx->sweep_end) {
-		struct sweep_ctx sc = { rx, rx->sweep_begin, 0 };
+		struct sweep_ctx sc = { f, rx, rx->sweep_begin, 0 };
 
 		cache_foreach(rx->ext, sweep_one, &sc);
 		rx->sweep_pending = false;
@@ -227,10 +241,12 @@ static void refuse(struct ftfw_peer *p)
 	p->rx.refused = true;
 }
 
-static void apply_flow(struct ftfw_peer *p, uint64_t s, const struct flow *fl)
+static void apply_flow(struct ftfw *f, struct ftfw_peer *p, uint64_t s,
+		       const struct flow *fl)
 {
 	struct ftfw_rx *rx = &p->rx;
 	struct cache_entry *e = cache_find(rx->ext, &fl->key);
+	bool changed = true;
 
 	if (e) {
 		if (e->tx.seq >= s) {
@@ -240,6 +256,8 @@ static void apply_flow(struct ftfw_peer *p, uint64_t s, const struct flow *fl)
 		if (e->flags & CE_DEAD) {
 			list_del(&e->tx.q);
 			cache_set_dead(rx->ext, e, false);
+		} else {
+			changed = !flow_state_eq(&e->flow, fl);
 		}
 		if (flow_copy(&e->flow, fl) < 0)
 			return;
@@ -249,13 +267,17 @@ static void apply_flow(struct ftfw_peer *p, uint64_t s, const struct flow *fl)
 	}
 	e->tx.seq = s;
 	p->st.rx_flows++;
+	if (changed)
+		tell_external(f, &fl->key);
 }
 
-static void apply_destroy(struct ftfw_peer *p, uint64_t s, const struct flow_key *k)
+static void apply_destroy(struct ftfw *f, struct ftfw_peer *p, uint64_t s,
+			  const struct flow_key *k)
 {
 	struct ftfw_rx *rx = &p->rx;
 	struct cache_entry *e = cache_find(rx->ext, k);
 	bool older_missing = rx->expected < s;
+	bool was_live = e && !(e->flags & CE_DEAD);
 
 	if (e && e->tx.seq >= s) {
 		p->st.rx_stale++;
@@ -269,24 +291,26 @@ static void apply_destroy(struct ftfw_peer *p, uint64_t s, const struct flow_key
 				list_del(&e->tx.q);
 			cache_del(rx->ext, e);
 		}
-		return;
-	}
-	/* Keep a tombstone so a late, older FLOW cannot bring it back. */
-	if (!e) {
-		struct flow tmp = { .key = *k };
-
-		if (!(e = cache_add(rx->ext, &tmp))) {
-			refuse(p);
-			return;
-		}
 	} else {
-		flow_free_ext(&e->flow);
+		/* Keep a tombstone so a late, older FLOW cannot bring it back. */
+		if (!e) {
+			struct flow tmp = { .key = *k };
+
+			if (!(e = cache_add(rx->ext, &tmp))) {
+				refuse(p);
+				return;
+			}
+		} else {
+			flow_free_ext(&e->flow);
+		}
+		if (!(e->flags & CE_DEAD)) {
+			cache_set_dead(rx->ext, e, true);
+			list_add_tail(&rx->tombstones, &e->tx.q);
+		}
+		e->tx.seq = s;
 	}
-	if (!(e->flags & CE_DEAD)) {
-		cache_set_dead(rx->ext, e, true);
-		list_add_tail(&rx->tombstones, &e->tx.q);
-	}
-	e->tx.seq = s;
+	if (was_live)
+		tell_external(f, k);
 }
 
 static void apply_bulk_end(struct ftfw_peer *p, uint64_t s, uint32_t begin32)
@@ -336,10 +360,10 @@ static void rx_data(struct ftfw *f, struct ftfw_peer *p, const struct wire_hdr *
 	while (wire_rec_next(&q, &left, &r, &f->wire) > 0) {
 		switch (r.rtype) {
 		case WIRE_R_FLOW:
-			apply_flow(p, s, &r.flow);
+			apply_flow(f, p, s, &r.flow);
 			break;
 		case WIRE_R_DESTROY:
-			apply_destroy(p, s, &r.flow.key);
+			apply_destroy(f, p, s, &r.flow.key);
 			break;
 		case WIRE_R_BULK_END:
 			apply_bulk_end(p, s, r.begin_seq);

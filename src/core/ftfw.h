@@ -80,6 +80,15 @@ struct ftfw_conf {
 	 * caller may change the ring's keys (a reload) between calls. */
 	const struct auth_keyring *keys;
 	uint64_t first_counter;		/* sealing counter of this life */
+	/* Optional (hot standby): told, as it is applied, of each change of
+	 * an external cache that a copy in the kernel must follow: a flow
+	 * new, revived or changed in replicated state, or gone (destroyed by
+	 * its peer, or swept after a full table).  A record repeating state
+	 * already held (a resync, a retransmission) is not reported.  The
+	 * caller looks the key up again to learn which: the key is valid
+	 * during the call only. */
+	void (*on_external)(void *arg, const struct flow_key *k);
+	void *external_arg;
 };
 
 struct ftfw_tx_stats {

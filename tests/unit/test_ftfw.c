@@ -1089,6 +1089,102 @@ static bool holds(struct net *w, uint32_t i)
  * datagram of its own; with coalesce_ms 5 they share datagrams, and none
  * waits longer than the hold plus the link.
  */
+/*
+ * Hot standby: what the engine reports of external changes, applied
+ * straight away to a stand-in for the kernel's table, keeps that table
+ * equal to the external cache through loss, reordering, updates,
+ * destroys and the sweep after a restarted sender's smaller table; state
+ * the cache already holds (a resync) is not reported again.
+ */
+struct kernel_sim {
+	struct cache *kernel;
+	struct ftfw *f;
+	int slot;
+	size_t reports;
+};
+
+static void sim_external(void *arg, const struct flow_key *k)
+{
+	struct kernel_sim *ks = arg;
+	struct cache_entry *e = cache_find(ks->f->peers[ks->slot].rx.ext, k);
+	struct cache_entry *o = cache_find(ks->kernel, k);
+
+	ks->reports++;
+	if (e && !(e->flags & CE_DEAD)) {
+		if (o)
+			assert_int_equal(flow_copy(&o->flow, &e->flow), 0);
+		else
+			assert_non_null(cache_add(ks->kernel, &e->flow));
+	} else if (o) {
+		cache_del(ks->kernel, o);
+	}
+}
+
+static void sim_attach(struct net *w, struct kernel_sim *ks)
+{
+	ks->f = w->n[1].f;
+	ks->slot = w->n[1].slot[0];
+	ks->f->conf.on_external = sim_external;
+	ks->f->conf.external_arg = ks;
+}
+
+/* The simulated kernel equals node 0's table (and so node 1's copy). */
+static void assert_kernel_equal(struct net *w, struct kernel_sim *ks)
+{
+	struct cmp_ctx cc = { ks->kernel, 0, 0 };
+
+	cache_foreach(w->n[0].internal, cmp_one, &cc);
+	assert_int_equal(cc.bad, 0);
+	assert_int_equal(cache_live(ks->kernel), cache_live(w->n[0].internal));
+}
+
+static void test_external_reports(void **state)
+{
+	struct kernel_sim ks = { .kernel = cache_new(0, 5) };
+	struct net w;
+	size_t before;
+
+	net_init(&w, 2, 21);
+	sim_attach(&w, &ks);
+	w.loss = 10;
+	w.reorder = 20;
+	w.dup = 5;
+	add_flows(&w, 0, 0, 2000, 3);
+	converge(&w, 0, 1, 5000);
+	assert_kernel_equal(&w, &ks);
+
+	add_flows(&w, 0, 0, 300, 4);		/* state changes */
+	del_flows(&w, 0, 1500, 200);
+	converge(&w, 0, 1, 5000);
+	run(&w, 300);
+	assert_kernel_equal(&w, &ks);
+	assert_int_equal(cache_live(ks.kernel), 1800);
+
+	/* A full resync of unchanged state writes nothing. */
+	w.loss = w.reorder = w.dup = 0;
+	before = ks.reports;
+	ftfw_request_resync(w.n[1].f, w.now);
+	run(&w, 500);
+	assert_int_equal(w.n[0].f->peers[w.n[0].slot[1]].st.resync_served, 1);
+	assert_int_equal(ks.reports, before);
+
+	/* The sender restarts with a smaller table: the sweep deletes. */
+	w.down[0] = true;
+	run(&w, 50);
+	ftfw_free(w.n[0].f);
+	cache_free(w.n[0].internal);
+	w.n[0].internal = NULL;
+	node_start(&w, 0, 0x7777, 5);
+	add_flows(&w, 0, 0, 1000, 3);
+	w.down[0] = false;
+	converge(&w, 0, 1, 5000);
+	run(&w, 300);
+	assert_kernel_equal(&w, &ks);
+	assert_int_equal(cache_live(ks.kernel), 1000);
+	net_free(&w);
+	cache_free(ks.kernel);
+}
+
 static void test_fill_trickle(void **state)
 {
 	enum { N = 300 };
@@ -1208,6 +1304,7 @@ int main(void)
 		cmocka_unit_test(test_auth_replay),
 		cmocka_unit_test(test_auth_mismatch),
 		cmocka_unit_test(test_auth_foreign_node),
+		cmocka_unit_test(test_external_reports),
 		cmocka_unit_test(test_fill_trickle),
 		cmocka_unit_test(test_fill_stream),
 		cmocka_unit_test(test_fill_lossy),
