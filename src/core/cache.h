@@ -44,6 +44,8 @@ struct cache_entry {
 	struct txnode tx;
 	uint8_t       flags;	/* CE_* */
 	uint8_t       gen;	/* reconcile generation (internal cache) */
+	uint32_t      kexp;	/* external, hot standby: when the kernel's copy
+				 * runs out (daemon clock, s); 0 not written */
 };
 
 struct cache_stats {

@@ -70,6 +70,7 @@ enum key_id {
 	K_SOCKET, K_CTL_GROUP, K_MODE,
 	K_LEVEL, K_SYSLOG,
 	K_USER, K_FAILOVER, K_ANNOUNCE, K_ANNOUNCE_COUNT, K_ANNOUNCE_INTERVAL,
+	K_STANDBY,
 	K__COUNT
 };
 
@@ -513,6 +514,21 @@ static void set_transport(struct pctx *x, const struct key *k, const struct scal
 	}
 }
 
+static void set_standby(struct pctx *x, const struct key *k, const struct scalar *v)
+{
+	struct qbuf q;
+
+	if (eq_nocase(v, "hot")) {
+		x->c->failover.standby = STANDBY_HOT;
+	} else if (eq_nocase(v, "cold")) {
+		x->c->failover.standby = STANDBY_COLD;
+	} else {
+		perr(x, v->m, "%s %s is not valid (expected %s)", k->name,
+		     quote(&q, v), k->what);
+		x->bad[k->id] = true;
+	}
+}
+
 static void set_level(struct pctx *x, const struct key *k, const struct scalar *v)
 {
 	struct qbuf q;
@@ -902,6 +918,7 @@ static const struct key failover_keys[] = {
 	  .item = "\"interface address\" (e.g. \"eth0 198.51.100.1\")" },
 	INT("announce_count", K_ANNOUNCE_COUNT, failover.count, 0, 100),
 	INT("announce_interval_ms", K_ANNOUNCE_INTERVAL, failover.interval_ms, 1, 10000),
+	{ .name = "standby", .id = K_STANDBY, .set = set_standby, .what = "hot or cold" },
 };
 
 #define SECTION(n, keys) { n, keys, NKEYS(keys) }
@@ -1559,4 +1576,5 @@ void config_print(const struct config *c, FILE *out)
 	}
 	fprintf(out, "]\n  announce_count: %" PRIu32 "\n  announce_interval_ms: %" PRIu32 "\n",
 		c->failover.count, c->failover.interval_ms);
+	fprintf(out, "  standby: %s\n", c->failover.standby == STANDBY_HOT ? "hot" : "cold");
 }

@@ -794,3 +794,25 @@ size_t ctconv_build_update(void *buf, size_t len, const struct flow *f,
 {
 	return build(buf, len, f, seq, false);
 }
+
+size_t ctconv_build_delete(void *buf, size_t len, const struct flow_key *k,
+			   uint32_t seq)
+{
+	struct nlb b = { .nlh = buf, .len = len, .ok = true };
+	struct nfgenmsg *nfg;
+
+	if (len < NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(*nfg)))
+		return 0;
+	b.nlh = mnl_nlmsg_put_header(buf);
+	b.nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE;
+	b.nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	b.nlh->nlmsg_seq = seq;
+	nfg = mnl_nlmsg_put_extra_header(b.nlh, sizeof(*nfg));
+	nfg->nfgen_family = k->family;
+	nfg->version = NFNETLINK_V0;
+	nfg->res_id = 0;
+	put_tuple(&b, CTA_TUPLE_ORIG, k, &k->orig);
+	if (k->zone)
+		put_be16(&b, CTA_ZONE, k->zone);
+	return b.ok ? b.nlh->nlmsg_len : 0;
+}

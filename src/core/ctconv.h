@@ -41,4 +41,12 @@ size_t ctconv_build_create(void *buf, size_t len, const struct flow *f,
 size_t ctconv_build_update(void *buf, size_t len, const struct flow *f,
 			   uint32_t seq);
 
+/*
+ * An IPCTNL_MSG_CT_DELETE request (NLM_F_REQUEST|NLM_F_ACK, sequence seq)
+ * for the entry k names (original tuple and zone).  Returns the length
+ * or 0 if it does not fit.
+ */
+size_t ctconv_build_delete(void *buf, size_t len, const struct flow_key *k,
+			   uint32_t seq);
+
 #endif

@@ -53,6 +53,35 @@ struct commit_stats {
 	uint64_t runs, created, exists, failed, last_usec;
 };
 
+/* What keepalived (through ctctl) last told us; none until then. */
+enum role { ROLE_NONE, ROLE_MASTER, ROLE_BACKUP };
+
+/* Hot standby: how often the kernel's copies are checked, and how much
+ * life a copy must have left not to be rewritten.  A copy with timeout T
+ * is rewritten about every T - MIRROR_MARGIN_S seconds. */
+#define MIRROR_SWEEP_MS		5000
+#define MIRROR_MARGIN_S		15
+#define MIRROR_MAX_PENDING	(1u << 20)
+
+/*
+ * Hot standby: a backup keeps its peers' flows in its own kernel, so that
+ * the packets keepalived sends its way the moment it becomes master
+ * (before any notify script has run) find their state.  Changes of the
+ * external caches are noted here by key and written in batches at the
+ * end of each burst of input, with the entry's state as of then.
+ */
+struct mirror {
+	struct flow_key *keys;		/* changed since the last flush */
+	size_t   n, cap, i;		/* i: the flush's position */
+	bool     all;			/* too many noted: rewrite everything */
+	struct flow gone;		/* what a delete yields */
+	uint32_t now_s;
+	uint64_t sweep_at;		/* next refresh sweep (ms) */
+	/* counters */
+	uint64_t flushes, written, created, updated, deleted, refreshed;
+	uint64_t failed, released, events, restored;
+};
+
 struct daemon {
 	struct config conf;
 	struct auth_keyring keys;	/* ftfw borrows it; n == 0: no auth */
@@ -75,6 +104,9 @@ struct daemon {
 	uint64_t started;
 	struct kstats ks;
 	struct commit_stats cs;
+	enum role role;
+	bool hot;			/* failover.standby: hot */
+	struct mirror m;
 	uint64_t tx_errors, rx_oversize;
 	/* A datagram the socket refused with EAGAIN, sent when writable. */
 	uint8_t  pend[RX_BUF];
@@ -113,6 +145,53 @@ static void keep(struct daemon *d, const struct flow *f, bool own)
 			  d->conf.cache.max_entries);
 }
 
+static struct cache_entry *find_external(const struct daemon *d,
+					 const struct flow_key *k)
+{
+	for (int i = 0; i < FTFW_MAX_PEERS; i++) {
+		const struct ftfw_peer *p = &d->ftfw->peers[i];
+		struct cache_entry *e;
+
+		if (p->used && (e = cache_find(p->rx.ext, k)) && !(e->flags & CE_DEAD))
+			return e;
+	}
+	return NULL;
+}
+
+/* Is k a peer's flow that this backup only holds a copy of? */
+static bool mirrored(const struct daemon *d, const struct flow_key *k)
+{
+	return d->hot && d->role == ROLE_BACKUP && find_external(d, k);
+}
+
+static void mirror_note(struct daemon *d, const struct flow_key *k)
+{
+	struct mirror *m = &d->m;
+
+	if (m->all)
+		return;
+	if (m->n == m->cap) {
+		size_t cap = m->cap ? m->cap * 2 : 1024;
+		struct flow_key *v;
+
+		if (cap > MIRROR_MAX_PENDING || !(v = realloc(m->keys, cap * sizeof(*v)))) {
+			m->all = true;	/* the next flush rewrites everything */
+			return;
+		}
+		m->keys = v;
+		m->cap = cap;
+	}
+	m->keys[m->n++] = *k;
+}
+
+static void on_external(void *arg, const struct flow_key *k)
+{
+	struct daemon *d = arg;
+
+	if (d->hot && d->role == ROLE_BACKUP)
+		mirror_note(d, k);
+}
+
 static void on_flow(void *arg, enum kernel_ev ev, const struct flow *f, bool own)
 {
 	struct daemon *d = arg;
@@ -123,6 +202,17 @@ static void on_flow(void *arg, enum kernel_ev ev, const struct flow *f, bool own
 	case KERNEL_EV_DESTROY:	d->ks.ev_destroy++; break;
 	}
 	d->ks.ev_own += own;
+	if (mirrored(d, &f->key)) {
+		/* A copy of a peer's flow: not ours to replicate.  Gone from
+		 * the kernel while the peer still has it (expired, flushed by
+		 * hand): put it back. */
+		d->m.events++;
+		if (ev == KERNEL_EV_DESTROY && !own) {
+			d->m.restored++;
+			mirror_note(d, &f->key);
+		}
+		return;
+	}
 	if (ev == KERNEL_EV_DESTROY) {
 		ftfw_local_destroy(d->ftfw, &f->key);
 		return;
@@ -141,7 +231,7 @@ static void on_dumped(void *arg, enum kernel_ev ev, const struct flow *f, bool o
 	struct daemon *d = arg;
 
 	d->ks.dumped++;
-	if (filter_accept(d->filter, f))
+	if (filter_accept(d->filter, f) && !mirrored(d, &f->key))
 		keep(d, f, false);
 }
 
@@ -171,6 +261,110 @@ static int reconcile(struct daemon *d)
 
 static void flush_output(struct daemon *d);
 
+/*
+ * The next write of a flush: a noted key still held by a peer is written
+ * with its state as of now (created, or refreshed where the kernel has
+ * it), one no peer holds any more is deleted.  A flow this backup also
+ * claims as its own (it carried it while it was master) is the peer's
+ * now: the claim is withdrawn, and the peer told.
+ */
+static const struct flow *mirror_next(void *arg, bool *del)
+{
+	struct daemon *d = arg;
+	struct mirror *m = &d->m;
+
+	while (m->i < m->n) {
+		const struct flow_key k = m->keys[m->i++];
+		struct cache_entry *e = find_external(d, &k), *own;
+
+		if (!e) {
+			m->gone.key = k;
+			*del = true;
+			return &m->gone;
+		}
+		if ((own = cache_find(d->internal, &k)) && !(own->flags & CE_DEAD)) {
+			ftfw_local_destroy(d->ftfw, &k);
+			m->released++;
+		}
+		e->kexp = m->now_s + ((e->flow.flags & FLOW_F_TIMEOUT) ?
+				      e->flow.timeout : 120);
+		return &e->flow;
+	}
+	return NULL;
+}
+
+static int note_live(struct cache_entry *e, void *arg)
+{
+	if (!(e->flags & CE_DEAD))
+		mirror_note(arg, &e->flow.key);
+	return 0;
+}
+
+static int note_expiring(struct cache_entry *e, void *arg)
+{
+	struct daemon *d = arg;
+
+	if (!(e->flags & CE_DEAD) && e->kexp <= d->m.now_s + MIRROR_MARGIN_S) {
+		d->m.refreshed++;
+		mirror_note(d, &e->flow.key);
+	}
+	return 0;
+}
+
+/* Note every flow the peers hold (live), or only those whose kernel copy
+ * runs out within the margin (or was never written). */
+static void mirror_note_all(struct daemon *d, bool expiring)
+{
+	d->m.now_s = (uint32_t)(now_ms() / 1000);
+	for (int i = 0; i < FTFW_MAX_PEERS; i++)
+		if (d->ftfw->peers[i].used)
+			cache_foreach(d->ftfw->peers[i].rx.ext,
+				      expiring ? note_expiring : note_live, d);
+}
+
+static int reconcile(struct daemon *d);
+
+/* Write what was noted.  The events the writes cause are ours and are
+ * read as they come (a copy is not replicated back). */
+static void mirror_flush(struct daemon *d)
+{
+	struct mirror *m = &d->m;
+	struct commit_result r;
+
+	if (m->all) {
+		m->all = false;
+		m->n = 0;
+		mirror_note_all(d, false);
+	}
+	if (!m->n)
+		return;
+	m->i = 0;
+	m->now_s = (uint32_t)(now_ms() / 1000);
+	if (kernel_commit(d->k, mirror_next, d, d->conf.kernel.commit_batch,
+			  KERNEL_REFRESH, on_flow, d, &r) < 0)
+		log_warn("hot standby: writing %zu flows into the kernel", m->n);
+	m->n = 0;
+	m->flushes++;
+	m->written += r.created + r.updated;
+	m->created += r.created;
+	m->updated += r.updated;
+	m->deleted += r.deleted;
+	if (r.failed + r.update_failed) {
+		if (m->failed == 0)
+			log_warnx("hot standby: %" PRIu64 " flows not written into "
+				  "the kernel, first %s: %s (net.netfilter."
+				  "nf_conntrack_max too low?)",
+				  r.failed + r.update_failed, r.first_failed,
+				  strerror(r.first_error));
+		m->failed += r.failed + r.update_failed;
+	}
+	if (r.events_lost) {
+		d->ks.overruns++;
+		log_warnx("kernel event buffer overrun while mirroring: re-reading the table");
+		reconcile(d);
+	}
+}
+
 static void kernel_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct daemon *d = w->data;
@@ -199,6 +393,8 @@ static void arm_timer(struct daemon *d)
 		at = d->announce_at;
 	if (d->watchdog_usec && d->watchdog_at < at)
 		at = d->watchdog_at;
+	if (d->m.sweep_at && d->m.sweep_at < at)
+		at = d->m.sweep_at;
 
 	ev_timer_stop(d->loop, &d->timer);
 	ev_timer_set(&d->timer, at > now ? (double)(at - now) / 1000.0 : 0.0, 0.0);
@@ -281,6 +477,7 @@ static void sync_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		}
 		ftfw_input(d->ftfw, slot, name, d->rxbuf, (size_t)n, now);
 	}
+	mirror_flush(d);
 	flush_output(d);
 }
 
@@ -301,6 +498,13 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 	if (d->announce_left && d->announce_at <= now)
 		announce_round(d);
+	if (d->m.sweep_at && d->m.sweep_at <= now) {
+		if (d->hot && d->role == ROLE_BACKUP) {
+			mirror_note_all(d, true);
+			mirror_flush(d);
+		}
+		d->m.sweep_at = now + MIRROR_SWEEP_MS;
+	}
 #if HAVE_SYSTEMD
 	if (d->watchdog_usec && d->watchdog_at <= now) {
 		sd_notify(0, "WATCHDOG=1");
@@ -311,6 +515,12 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 /* ---- control ------------------------------------------------------------ */
+
+static const char *role_name(enum role r)
+{
+	return r == ROLE_MASTER ? "master" : r == ROLE_BACKUP ? "backup" : "none";
+}
+
 
 static void kv(struct ctl_client *c, const char *sec, const char *key, uint64_t v)
 {
@@ -392,6 +602,8 @@ static void do_status(struct daemon *d, struct ctl_client *c)
 		ctl_put_kv_str(&c->out, "daemon", "ready",
 			       is_ready(d, why, sizeof(why)) ? "yes" : "no");
 	}
+	ctl_put_kv_str(&c->out, "daemon", "role", role_name(d->role));
+	ctl_put_kv_str(&c->out, "daemon", "standby", d->hot ? "hot" : "cold");
 	auth_status(d, c);
 	kv(c, "cache", "internal", cache_live(d->internal));
 	kv(c, "cache", "external", external_live(d));
@@ -472,6 +684,16 @@ static void do_stats(struct daemon *d, struct ctl_client *c)
 	kv(c, "commit", "failed", d->cs.failed);
 	kv(c, "commit", "last_usec", d->cs.last_usec);
 	kv(c, "commit", "announced", d->announced);
+	kv(c, "standby", "flushes", d->m.flushes);
+	kv(c, "standby", "written", d->m.written);
+	kv(c, "standby", "created", d->m.created);
+	kv(c, "standby", "updated", d->m.updated);
+	kv(c, "standby", "deleted", d->m.deleted);
+	kv(c, "standby", "refreshed", d->m.refreshed);
+	kv(c, "standby", "restored", d->m.restored);
+	kv(c, "standby", "released", d->m.released);
+	kv(c, "standby", "failed", d->m.failed);
+	kv(c, "standby", "own_events", d->m.events);
 	for (int i = 0; i < FTFW_MAX_PEERS; i++) {
 		const struct ftfw_peer *p = &f->peers[i];
 		const struct ftfw_peer_stats *s = &p->st;
@@ -557,14 +779,15 @@ static int collect_one(struct cache_entry *e, void *arg)
 	return 0;
 }
 
-static const struct flow *commit_next(void *arg)
+static const struct flow *commit_next(void *arg, bool *del)
 {
 	struct commit_iter *it = arg;
 
 	return it->i < it->n ? &it->v[it->i++]->flow : NULL;
 }
 
-static void do_commit(struct daemon *d, struct ctl_client *c)
+/* flags: KERNEL_REFRESH, entries already there take the replica's state. */
+static void do_commit(struct daemon *d, struct ctl_client *c, unsigned flags)
 {
 	struct commit_iter it = { 0 };
 	struct commit_result r = { 0 };
@@ -581,7 +804,7 @@ static void do_commit(struct daemon *d, struct ctl_client *c)
 		return;
 	}
 	if (kernel_commit(d->k, commit_next, &it, d->conf.kernel.commit_batch,
-			  on_flow, d, &r) < 0) {
+			  flags, on_flow, d, &r) < 0) {
 		snprintf(msg, sizeof(msg), "commit failed: %s", strerror(errno));
 		free(it.v);
 		log_warnx("%s", msg);
@@ -626,17 +849,57 @@ static void do_commit(struct daemon *d, struct ctl_client *c)
  * (do_commit), then the addresses announced, so no packet reaches us
  * before its state does, then a resync both ways so the old master
  * learns what happened while it was away.
+ *
+ * A hot standby has every flow in its kernel already, with its latest
+ * state (keepalived announced us before it told us, and traffic may be
+ * flowing): the commit only creates what is missing, and the kernel's
+ * table, copies included, becomes this node's own, to replicate.
  */
 static void do_master(struct daemon *d, struct ctl_client *c)
 {
-	log_info("becoming master");
-	do_commit(d, c);
+	bool hot = d->hot && d->role == ROLE_BACKUP;
+
+	log_info("becoming master%s", hot ? " (hot standby: the kernel holds "
+		 "the peers' flows already)" : "");
+	mirror_flush(d);
+	d->role = ROLE_MASTER;
+	do_commit(d, c, hot ? 0 : KERNEL_REFRESH);
 	if (d->conf.failover.nannounce && d->conf.failover.count) {
 		d->announce_left = (int)d->conf.failover.count;
 		announce_round(d);
 	}
+	if (hot)
+		reconcile(d);
 	ftfw_request_resync(d->ftfw, now_ms());
 	ftfw_start_bulk(d->ftfw);
+	flush_output(d);
+}
+
+/*
+ * Becoming backup: ask the peers for their tables.  A hot standby also
+ * writes every flow its peers hold into its kernel now, refreshing the
+ * entries it made itself while it was master (their TCP windows went
+ * stale meanwhile), and withdraws its claim on them.
+ */
+static void do_backup(struct daemon *d, struct ctl_client *c)
+{
+	char msg[160];
+
+	log_info("becoming backup%s", d->hot ? " (hot standby)" : "");
+	d->role = ROLE_BACKUP;
+	d->announce_left = 0;
+	if (d->hot) {
+		uint64_t w = d->m.written;
+
+		mirror_note_all(d, false);
+		mirror_flush(d);
+		snprintf(msg, sizeof(msg), "backup: %" PRIu64 " peer flows in the "
+			 "kernel, asked peers for their tables", d->m.written - w);
+	} else {
+		snprintf(msg, sizeof(msg), "backup: asked peers for their tables");
+	}
+	ftfw_request_resync(d->ftfw, now_ms());
+	ctl_put_done(&c->out, 0, msg);
 	flush_output(d);
 }
 
@@ -661,7 +924,7 @@ static void handle(void *arg, struct ctl_client *c, const struct ctl_frame *req)
 		do_dump(d, c, which);
 		break;
 	case CTL_REQ_COMMIT:
-		do_commit(d, c);
+		do_commit(d, c, KERNEL_REFRESH);
 		return;
 	case CTL_REQ_FLUSH:
 		if (which == CTL_CACHE_EXTERNAL) {
@@ -692,11 +955,7 @@ static void handle(void *arg, struct ctl_client *c, const struct ctl_frame *req)
 		do_master(d, c);
 		return;
 	case CTL_REQ_BACKUP:
-		log_info("becoming backup");
-		d->announce_left = 0;
-		ftfw_request_resync(d->ftfw, now_ms());
-		ctl_put_done(&c->out, 0, "backup: asked peers for their tables");
-		flush_output(d);
+		do_backup(d, c);
 		return;
 	case CTL_REQ_READY:
 		if (is_ready(d, msg, sizeof(msg)))
@@ -922,6 +1181,8 @@ int daemon_run(const struct config *c, const struct auth_keyring *keys)
 	d->ctl_fd = -1;
 	d->garp_fd = -1;
 	d->started = now_ms();
+	d->hot = c->failover.standby == STANDBY_HOT;
+	d->m.sweep_at = d->hot ? d->started + MIRROR_SWEEP_MS : 0;
 	nlocal = c->filter.ignore_local ? local_prefixes(c, local, 256) : 0;
 	if (!(d->filter = filter_new(c, local, nlocal)))
 		fatal("filter");
@@ -941,6 +1202,8 @@ int daemon_run(const struct config *c, const struct auth_keyring *keys)
 		.hash_seed = random_u32(),
 		.keys = d->keys.n ? &d->keys : NULL,
 		.first_counter = realtime_us(),
+		.on_external = on_external,
+		.external_arg = d,
 	};
 	if (!(d->ftfw = ftfw_new(&fc, d->internal)))
 		fatal("ftfw");
@@ -1028,6 +1291,7 @@ out:
 	ftfw_free(d->ftfw);
 	cache_free(d->internal);
 	filter_free(d->filter);
+	free(d->m.keys);
 	auth_keys_clear(&d->keys);
 	free(d);
 	return status;

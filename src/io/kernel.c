@@ -81,7 +81,7 @@ struct kernel {
 	char *tx;			/* commit batch */
 	size_t txlen;
 	struct flow_key *keys;		/* keys of the batch in flight */
-	const struct flow **flows;	/* and its flows */
+	const struct flow **flows;	/* and its flows (NULL: a delete) */
 	uint8_t *acked;			/* per batch slot: ACK_* */
 	unsigned batch;			/* batch the buffers are sized for */
 
@@ -568,7 +568,14 @@ static int commit_acks(struct kernel *k, uint32_t first, unsigned n,
 			k->acked[idx] = ACK_SEEN;
 			e = mnl_nlmsg_get_payload(nlh);
 			answered++;
-			if (e->error == 0) {
+			if (!update && !k->flows[idx]) {
+				if (e->error == 0)
+					r->deleted++;
+				else if (e->error == -ENOENT)
+					r->absent++;
+				else
+					commit_fail(r, -e->error, &k->keys[idx]);
+			} else if (e->error == 0) {
 				if (update)
 					r->updated++;
 				else
@@ -642,11 +649,11 @@ static int commit_updates(struct kernel *k, unsigned n, struct commit_result *r)
 }
 
 int kernel_commit(struct kernel *k, kernel_next_cb next, void *arg,
-		  unsigned batch, kernel_flow_cb drain, void *drain_arg,
-		  struct commit_result *r)
+		  unsigned batch, unsigned flags, kernel_flow_cb drain,
+		  void *drain_arg, struct commit_result *r)
 {
 	const struct flow *f, *pending = NULL;
-	bool end = false;
+	bool end = false, del = false, pending_del = false;
 
 	memset(r, 0, sizeof(*r));
 	if (batch == 0)
@@ -665,14 +672,22 @@ int kernel_commit(struct kernel *k, kernel_next_cb next, void *arg,
 		while (n < batch) {
 			size_t l;
 
-			f = pending ? pending : next(arg);
-			pending = NULL;
+			if (pending) {
+				f = pending;
+				del = pending_del;
+				pending = NULL;
+			} else {
+				del = false;
+				f = next(arg, &del);
+			}
 			if (!f) {
 				end = true;
 				break;
 			}
-			l = ctconv_build_create(k->tx + off, k->txlen - off, f,
-						first + n);
+			l = del ? ctconv_build_delete(k->tx + off, k->txlen - off,
+						      &f->key, first + n) :
+				  ctconv_build_create(k->tx + off, k->txlen - off,
+						      f, first + n);
 			if (l == 0) {
 				if (n == 0) {
 					/* cannot fit even alone */
@@ -680,10 +695,11 @@ int kernel_commit(struct kernel *k, kernel_next_cb next, void *arg,
 					continue;
 				}
 				pending = f;
+				pending_del = del;
 				break;
 			}
 			k->keys[n] = f->key;
-			k->flows[n++] = f;
+			k->flows[n++] = del ? NULL : f;
 			off += l;
 		}
 		if (n == 0)
@@ -693,7 +709,7 @@ int kernel_commit(struct kernel *k, kernel_next_cb next, void *arg,
 			return -1;
 		if (commit_acks(k, first, n, r, false) < 0)
 			return -1;
-		if (commit_updates(k, n, r) < 0)
+		if ((flags & KERNEL_REFRESH) && commit_updates(k, n, r) < 0)
 			return -1;
 		if (drain && kernel_events(k, drain, drain_arg) < 0) {
 			if (errno != ENOBUFS)

@@ -49,26 +49,36 @@ struct commit_result {
 	uint64_t exists;	/* EEXIST: already in the kernel... */
 	uint64_t updated;	/* ...and then refreshed with the replica's state */
 	uint64_t update_failed;	/* ...but could not be refreshed */
+	uint64_t deleted;	/* deletes done */
+	uint64_t absent;	/* deletes of entries already gone */
 	uint64_t failed;	/* any other error */
 	int      first_error;	/* errno of the first failure, 0 if none */
 	bool     events_lost;	/* ENOBUFS while draining: dump and reconcile */
 	char     first_failed[160];	/* flow_key_fmt() of it */
 };
 
-/* Yields the next flow to commit, NULL at the end. */
-typedef const struct flow *(*kernel_next_cb)(void *arg);
+/*
+ * Yields the next entry to write, NULL at the end: a flow to create, or,
+ * with *del set, one whose key is to be deleted.  The flow must stay valid
+ * until the next call.
+ */
+typedef const struct flow *(*kernel_next_cb)(void *arg, bool *del);
+
+/* kernel_commit() flags */
+#define KERNEL_REFRESH	0x01	/* an entry already there takes the flow's state */
 
 /*
- * Create every flow next() yields, batch creates per sendmsg, reading the
- * acknowledgements of each batch before the next.  After each batch the
- * events it caused (one NEW per entry, flagged own) are read and given to
- * drain, so a commit of any size cannot overrun the event socket.
+ * Write every entry next() yields: creates (with KERNEL_REFRESH, an entry
+ * that exists is then updated with the flow's state) and deletes, batched
+ * per sendmsg, reading the acknowledgements of each batch before the next.
+ * After each batch the events it caused (flagged own) are read and given
+ * to drain, so a commit of any size cannot overrun the event socket.
  * Returns 0 (r filled, per-entry failures counted in r), or -1 with errno
  * on socket failure.
  */
 int kernel_commit(struct kernel *k, kernel_next_cb next, void *arg,
-		  unsigned batch, kernel_flow_cb drain, void *drain_arg,
-		  struct commit_result *r);
+		  unsigned batch, unsigned flags, kernel_flow_cb drain,
+		  void *drain_arg, struct commit_result *r);
 
 /* Delete every entry (for tests and `flush` of the kernel table). */
 int kernel_flush(struct kernel *k);

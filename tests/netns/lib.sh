@@ -876,7 +876,8 @@ start_ctsyncd_ts() {
 }
 
 # ctsyncd_failover_config FILE NODE(1|2): ctsyncd_config (udp, IPv4 sync
-# link) plus the addresses `ctctl master` announces and no multicast flows.
+# link) plus the addresses `ctctl master` announces and no multicast flows;
+# failover.standby from CTS_STANDBY (default hot).
 ctsyncd_failover_config() {
 	local file=$1 node=$2
 	{
@@ -895,6 +896,7 @@ ctsyncd_failover_config() {
 		echo "  socket: $CTS_TMP/fw$node.sock"
 		echo "failover:"
 		echo "  announce: [\"out0 $CTS_VIP4_OUT\", \"in0 $CTS_VIP4_IN\"]"
+		echo "  standby: ${CTS_STANDBY:-hot}"
 		echo "log:"
 		echo "  level: ${CTS_LOG_LEVEL:-info}"
 	} >"$file"

@@ -148,6 +148,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c.sync.transport, TRANSPORT_UDP);
 	assert_string_equal(c.sync.interface, "");
 	assert_int_equal(c.sync.local.ss_family, 0);
+	assert_int_equal(c.failover.standby, STANDBY_HOT);
 	assert_int_equal(c.sync.group.ss_family, 0);
 	assert_int_equal(c.sync.npeers, 0);
 	assert_int_equal(c.sync.port, 3780);
@@ -417,6 +418,12 @@ static void test_booleans_and_enums(void **state)
 	parse_bad(MINIMAL "log:\n  syslog: 1\n",
 		  "t.yaml:5:11: syslog \"1\" is not a boolean (expected true, "
 		  "false, yes or no)\n");
+	parse_ok(&c, MINIMAL "failover:\n  standby: Cold\n");
+	assert_int_equal(c.failover.standby, STANDBY_COLD);
+	parse_ok(&c, MINIMAL "failover:\n  standby: hot\n");
+	assert_int_equal(c.failover.standby, STANDBY_HOT);
+	parse_bad(MINIMAL "failover:\n  standby: warm\n",
+		  "t.yaml:5:12: standby \"warm\" is not valid (expected hot or cold)\n");
 }
 
 static void test_peers(void **state)
