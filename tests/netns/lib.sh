@@ -150,6 +150,11 @@ cts_cleanup() {
 		ip netns del "$ns" 2>/dev/null
 	done
 	CTS_NAMESPACES=()
+	if [[ -n $CTS_CT_MAX_OLD ]]; then
+		sysctl -qw "net.netfilter.nf_conntrack_max=$CTS_CT_MAX_OLD" ||
+			warn "could not restore net.netfilter.nf_conntrack_max=$CTS_CT_MAX_OLD"
+		CTS_CT_MAX_OLD=
+	fi
 	if [[ -n $CTS_TMP && -d $CTS_TMP ]]; then
 		if [[ $CTS_KEEP == 1 ]]; then
 			echo "kept $CTS_TMP"
@@ -158,6 +163,18 @@ cts_cleanup() {
 		fi
 	fi
 	return "$rc"
+}
+
+# ct_max_at_least N: raise the global net.netfilter.nf_conntrack_max (root
+# namespace only; every namespace shares it) to N if lower; cts_cleanup
+# puts the old value back.
+CTS_CT_MAX_OLD=
+ct_max_at_least() {
+	local cur
+	cur=$(sysctl -n net.netfilter.nf_conntrack_max) || return 1
+	((cur >= $1)) && return 0
+	[[ -n $CTS_CT_MAX_OLD ]] || CTS_CT_MAX_OLD=$cur
+	sysctl -qw "net.netfilter.nf_conntrack_max=$1"
 }
 
 # --------------------------------------------------------------- waiting

@@ -48,8 +48,15 @@
 # fault the roles are checked (VIPs, and each ctsyncd's last role) and,
 # if a spurious takeover swapped them, restored and noted.
 #
+# With CTS_BIG=N (or the argument "big N"), N further TCP entries are
+# created with ctgen in fw1's kernel before the first fault and must be
+# replicated (and, hot, in fw2's kernel) first: failover time must not
+# grow with the table.  The global nf_conntrack_max is raised for it from
+# the root namespace and restored on exit.
+#
 # Exit: 0 pass, 1 fail, 77 skip (not root, tools or binaries missing).
-# Environment: CTSYNCD CTCTL FLOWGEN (default build/, tests/flowgen),
+# Environment: CTSYNCD CTCTL FLOWGEN CTGEN (default build/, tests/),
+# CTS_STANDBY (hot|cold, failover.standby; default hot),
 # KEEPALIVED, CTS_KEEP=1 keeps the logs, CTS_LOG_LEVEL=debug,
 # CTS_SILENCE_LIMIT_MS, CTS_NTCP (200), CTS_NUDP (20).
 set -uo pipefail
@@ -68,9 +75,14 @@ LIMIT_MS=${CTS_SILENCE_LIMIT_MS:-1000}
 TRAFFIC_S=3			# traffic after the takeover before the verdict
 PORT=7000
 SERVER=203.0.113.10
+BIG=${CTS_BIG:-0}
+[[ ${1-} == big ]] && BIG=${2:?"usage: test_failover.sh [big N]"}
+HOLD_S=30			# wait for a peer's table
+((BIG)) && HOLD_S=$((30 + BIG / 5000))
 
 cts_init failover || exit $?
 need_bins CTSYNCD CTCTL FLOWGEN KEEPALIVED
+((BIG)) && need_bins CTGEN
 
 SOCK1=$CTS_TMP/fw1.sock
 SOCK2=$CTS_TMP/fw2.sock
@@ -79,7 +91,7 @@ NOTES=()
 summary() {
 	local r
 	echo
-	echo "== failover: ${NTCP} + ${NUDP} flows + SNATed set; VRRPv3 advert_int ${ADVERT} s; silence limit ${LIMIT_MS} ms"
+	echo "== failover: ${NTCP} + ${NUDP} flows + SNATed set$( ((BIG)) && echo " + $BIG generated"); standby ${CTS_STANDBY:-hot}; VRRPv3 advert_int ${ADVERT} s; silence limit ${LIMIT_MS} ms"
 	printf '   %-30s %12s %10s %9s %9s %9s %9s %14s\n' scenario survived/total "TCP broken" "silence" "TCP" "UDP" "p99" "invalid drops"
 	printf '   %-30s %12s %10s %9s %9s %9s %9s %14s\n' "" "" "" "(ms)" "(ms)" "(ms)" "(ms)" "fwd+in"
 	for r in "${ROWS[@]}"; do echo "   $r"; done
@@ -196,12 +208,23 @@ reports() { local c; for c in "${CLIENTS[@]}"; do cat "${CL_REP[$c]}"; done; }
 
 # flowgen_flows NS SOCK: the flowgen flows in NS's external cache that a
 # replica can continue: TCP ESTABLISHED, UDP seen in both directions.
+# From the text dump, prefiltered, so a table of 500,000 generated flows
+# costs a grep, not a JSON parse.
 flowgen_flows() {
-	ctctl_in "$1" "$2" -j dump external 2>/dev/null | jq -s --argjson port "$PORT" --arg dst "$SERVER" '
-		[.[] | if type == "array" then .[] else . end
-		 | select(.dst == $dst and .dport == $port)
-		 | select((.proto == "tcp" and .state == "ESTABLISHED") or
-			  (.proto == "udp" and ((.status / 2 | floor) % 2 == 1)))] | length' 2>/dev/null || echo -1
+	{ ctctl_in "$1" "$2" dump external 2>/dev/null || echo FAIL; } |
+		grep -F -e " dport=$PORT " -e FAIL | awk -v dst="dst=$SERVER" -v dp="dport=$PORT" '
+		$1 == "FAIL" { bad = 1 }
+		{
+			d = ""; p = ""
+			for (i = 1; i <= NF; i++) {
+				if (d == "" && $i ~ /^dst=/) d = $i
+				if (p == "" && $i ~ /^dport=/) p = $i
+			}
+			if (d != dst || p != dp) next
+			if ($1 == "tcp" && $4 == "ESTABLISHED") n++
+			else if ($1 == "udp" && $0 !~ /\[UNREPLIED\]/) n++
+		}
+		END { print bad ? -1 : n + 0 }'
 }
 # expected_flows: the flows the clients have up now (TCP established and
 # not broken, UDP).
@@ -273,6 +296,29 @@ wait_until 10 clients_settled A N || die "flowgen clients did not connect within
 n=$(reports | jq -s '[.[] | .failed_connect + .broken] | add')
 ((n == 0)) || die "$n flowgen connections failed before any failover: $(reports | jq -c '.problems[:3]')"
 say "traffic: $NTCP TCP + $NUDP UDP flows from 198.51.100.10, 20 TCP + 2 UDP SNATed from $CTS_NAT_SRC, every ${TICK_MS} ms"
+
+# ------------------------------------------------------- a large table
+
+# ct_count NS: entries in NS's kernel table.
+ct_count() { nsx "$1" cat /proc/sys/net/netfilter/nf_conntrack_count; }
+if ((BIG)); then
+	ct_max_at_least $((2 * BIG + 100000)) || die "cannot raise nf_conntrack_max"
+	t0=$(cts_now_us)
+	out=$(nsx "$NS_FW1" "$CTGEN" -n "$BIG" -b 256 --json) || die "ctgen -n $BIG in fw1: $out"
+	say "big table: $BIG entries created in fw1's kernel in $(fmt_us $(($(cts_now_us) - t0))) s ($out)"
+	want_ext=$((BIG + $(expected_flows)))
+	big_held() {
+		local n
+		n=$(cache_count "$NS_FW2" "$SOCK2" external)
+		((n >= want_ext)) && ready "$NS_FW2" "$SOCK2" &&
+			{ [[ ${CTS_STANDBY:-hot} != hot ]] || (($(ct_count "$NS_FW2") >= want_ext)); }
+	}
+	wait_until "$HOLD_S" big_held ||
+		die "fw2 did not take fw1's $want_ext flows (external $(cache_count "$NS_FW2" "$SOCK2" external), kernel $(ct_count "$NS_FW2"))"
+	NOTES+=("big table: fw2 held fw1's $want_ext flows $WAIT_ELAPSED s after the last create" \
+		"(kernel: fw1 $(ct_count "$NS_FW1"), fw2 $(ct_count "$NS_FW2") entries; standby ${CTS_STANDBY:-hot})")
+	say "big table: fw2 holds $want_ext flows ($WAIT_ELAPSED s), its kernel $(ct_count "$NS_FW2") entries"
+fi
 
 # ------------------------------------------------------------ scenarios
 
@@ -413,7 +459,7 @@ crash() {
 SCEN="1 crash of fw1 (SIGKILL)"
 settle_roles fw1 fw2
 want=$(expected_flows)
-wait_until 30 holds_all "$NS_FW2" "$SOCK2" "$want" ||
+wait_until "$HOLD_S" holds_all "$NS_FW2" "$SOCK2" "$want" ||
 	die "$SCEN: fw2's external cache holds $HOLD_N flowgen flows, want $want (or ctctl ready fails on fw2)"
 say "$SCEN: fw2 holds all $want flowgen flows and is ready ($WAIT_ELAPSED s)"
 clients_report
@@ -449,13 +495,13 @@ wait_until 10 clients_settled B BN || die "$SCEN: new flowgen clients did not co
 n=$(reports | jq -s '[.[] | .failed_connect] | add')
 ((n == 0)) || fail "$SCEN: $n connections could not be opened through fw2"
 want=$(expected_flows)
-wait_until 30 holds_all "$NS_FW1" "$SOCK1" "$want" ||
+wait_until "$HOLD_S" holds_all "$NS_FW1" "$SOCK1" "$want" ||
 	die "$SCEN: fw1's external cache holds $HOLD_N flowgen flows, want $want (or ctctl ready fails on fw1)"
 say "$SCEN: 60 TCP + 7 UDP flows opened through fw2; fw1 holds all $want and is ready ($WAIT_ELAPSED s)"
 NOTES+=("$SCEN: before the switch: fw2 external $(cache_count "$NS_FW2" "$SOCK2" external) flows," \
 	"fw1 internal $(cache_count "$NS_FW1" "$SOCK1" internal) (fw1 rebooted: its kernel had no forwarded flow until now)")
 settle_roles fw2 fw1
-wait_until 30 holds_all "$NS_FW1" "$SOCK1" "$want" ||
+wait_until "$HOLD_S" holds_all "$NS_FW1" "$SOCK1" "$want" ||
 	die "$SCEN: fw1's external cache holds $HOLD_N flowgen flows, want $want (or ctctl ready fails on fw1)"
 clients_report
 inv0=$(fw_invalid "$NS_FW1")
@@ -479,13 +525,13 @@ b2=$(log_count fw2 "becoming backup")
 start_keepalived ka-fw2 "$NS_FW2" "$CTS_TMP/ka-fw2.conf"
 wait_until 15 count_above fw2 "becoming backup" "$b2" || die "$SCEN: fw2's keepalived did not report BACKUP"
 want=$(expected_flows)
-wait_until 30 holds_all "$NS_FW2" "$SOCK2" "$want" ||
+wait_until "$HOLD_S" holds_all "$NS_FW2" "$SOCK2" "$want" ||
 	die "$SCEN: fw2's external cache holds $HOLD_N flowgen flows, want $want (or ctctl ready fails on fw2)"
 say "$SCEN: fw2 backup again, holds all $want flows and is ready ($WAIT_ELAPSED s)"
 NOTES+=("$SCEN: before the fault: fw2 external $(cache_count "$NS_FW2" "$SOCK2" external) flows," \
 	"fw1 internal $(cache_count "$NS_FW1" "$SOCK1" internal); fw2's kernel $(kernel_flowset "$NS_FW2" | grep -c "dport=$PORT") flowgen entries left from its time as master")
 settle_roles fw1 fw2
-wait_until 30 holds_all "$NS_FW2" "$SOCK2" "$want" ||
+wait_until "$HOLD_S" holds_all "$NS_FW2" "$SOCK2" "$want" ||
 	die "$SCEN: fw2's external cache holds $HOLD_N flowgen flows, want $want (or ctctl ready fails on fw2)"
 clients_report
 inv0=$(fw_invalid "$NS_FW2")
