@@ -697,9 +697,17 @@ static void put_protoinfo(struct nlb *b, const struct flow *f)
 /*
  * create: a new entry, everything that makes it behave like the original.
  * Otherwise an update of the entry the original tuple names, with only
- * what the kernel lets an existing entry change: timeout, mark, protocol
- * state (with the liberal window flags), labels and seqadj.  NAT and the
- * helper are fixed once an entry exists, and status bits may only be set.
+ * what the kernel lets an existing entry change: status, timeout, mark,
+ * protocol state (with the liberal window flags), labels and seqadj.  NAT
+ * and the helper are fixed once an entry exists.
+ *
+ * The status must follow: a copy created while its flow was opening has
+ * no SEEN_REPLY, and without it the kernel calls every later packet of
+ * the original direction "new", which a strict policy drops mid-stream.
+ * The kernel refuses (EBUSY) a status that differs in CONFIRMED, EXPECTED
+ * or DYING, or that clears SEEN_REPLY or ASSURED, and leaves the NAT bits
+ * as they are; a replica's bits only ever grow, and copies are created
+ * without EXPECTED, so the create's status serves.
  */
 static size_t build(void *buf, size_t len, const struct flow *f, uint32_t seq,
 		    bool create)
@@ -725,6 +733,8 @@ static size_t build(void *buf, size_t len, const struct flow *f, uint32_t seq,
 	if (!create) {
 		if (f->key.zone)
 			put_be16(&b, CTA_ZONE, f->key.zone);
+		put_be32(&b, CTA_STATUS,
+			 (f->status & STATUS_CREATE & ~STATUS_NOT_SENT) | IPS_CONFIRMED);
 		put_be32(&b, CTA_TIMEOUT,
 			 f->flags & FLOW_F_TIMEOUT ? f->timeout : DEFAULT_TIMEOUT);
 		if (f->flags & FLOW_F_MARK)

@@ -33,10 +33,12 @@ size_t ctconv_build_create(void *buf, size_t len, const struct flow *f,
 
 /*
  * The same for an entry that already exists (IPCTNL_MSG_CT_NEW without
- * NLM_F_CREATE): refresh what the kernel lets change on it, timeout, mark,
- * protocol state with the liberal window flags, labels, so an entry this
- * node made itself while it carried the traffic, with a window that went
- * stale since, follows the replica.  Returns the length or 0.
+ * NLM_F_CREATE): refresh what the kernel lets change on it, status bits
+ * (SEEN_REPLY, ASSURED: set, never cleared), timeout, mark, protocol
+ * state with the liberal window flags, labels, so an entry this node made
+ * itself while it carried the traffic, with a window that went stale
+ * since, or a copy made while the flow was opening, follows the replica.
+ * Returns the length or 0.
  */
 size_t ctconv_build_update(void *buf, size_t len, const struct flow *f,
 			   uint32_t seq);
