@@ -223,9 +223,14 @@ raw_open() {
 	exec {RAW_FD}>"$RAW.in"
 	wait_until 5 grep -q 'starting data transfer loop' "$RAW.log"
 }
-# raw_send ESCAPES: write bytes (in a subshell: a client already gone
-# must not SIGPIPE the test).
-raw_send() { (printf '%b' "$1" >&"$RAW_FD") 2>/dev/null; }
+# raw_send ESCAPES: write bytes, in one write(2) (bash's printf may split
+# them, and a daemon that answers the first part and closes would make
+# socat's second write fail with EPIPE before it reads the answer), in a
+# subshell: a client already gone must not SIGPIPE the test.
+raw_send() {
+	printf '%b' "$1" >"$RAW.msg"
+	(cat "$RAW.msg" >&"$RAW_FD") 2>/dev/null
+}
 # raw_shut: close our side (socat half-closes the connection).
 raw_shut() { [[ -n $RAW_FD ]] && exec {RAW_FD}>&-; RAW_FD=; }
 # raw_close: our side closed, socat gone (after a bounded wait for it to
