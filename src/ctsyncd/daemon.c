@@ -758,13 +758,17 @@ static void do_dump(struct daemon *d, struct ctl_client *c, int which)
 struct commit_iter {
 	struct cache_entry **v;
 	size_t n, cap, i;
+	const struct cache *skip;	/* flows live here are in the kernel */
 };
 
 static int collect_one(struct cache_entry *e, void *arg)
 {
 	struct commit_iter *it = arg;
+	const struct cache_entry *o;
 
 	if (e->flags & CE_DEAD)
+		return 0;
+	if (it->skip && (o = cache_find(it->skip, &e->flow.key)) && !(o->flags & CE_DEAD))
 		return 0;
 	if (it->n == it->cap) {
 		size_t cap = it->cap ? it->cap * 2 : 4096;
@@ -786,10 +790,13 @@ static const struct flow *commit_next(void *arg, bool *del)
 	return it->i < it->n ? &it->v[it->i++]->flow : NULL;
 }
 
-/* flags: KERNEL_REFRESH, entries already there take the replica's state. */
-static void do_commit(struct daemon *d, struct ctl_client *c, unsigned flags)
+/* flags: KERNEL_REFRESH, entries already there take the replica's state.
+ * missing: only the flows the internal cache (just re-read from the
+ * kernel) does not hold. */
+static void do_commit(struct daemon *d, struct ctl_client *c, unsigned flags,
+		      bool missing)
 {
-	struct commit_iter it = { 0 };
+	struct commit_iter it = { .skip = missing ? d->internal : NULL };
 	struct commit_result r = { 0 };
 	uint64_t t0 = now_us(), usec;
 	char msg[256];
@@ -852,8 +859,9 @@ static void do_commit(struct daemon *d, struct ctl_client *c, unsigned flags)
  *
  * A hot standby has every flow in its kernel already, with its latest
  * state (keepalived announced us before it told us, and traffic may be
- * flowing): the commit only creates what is missing, and the kernel's
- * table, copies included, becomes this node's own, to replicate.
+ * flowing): the kernel's table, copies included, is re-read as this
+ * node's own, to replicate, and only the peers' flows it does not show
+ * are committed.
  */
 static void do_master(struct daemon *d, struct ctl_client *c)
 {
@@ -863,13 +871,13 @@ static void do_master(struct daemon *d, struct ctl_client *c)
 		 "the peers' flows already)" : "");
 	mirror_flush(d);
 	d->role = ROLE_MASTER;
-	do_commit(d, c, hot ? 0 : KERNEL_REFRESH);
+	if (hot)
+		reconcile(d);
+	do_commit(d, c, hot ? 0 : KERNEL_REFRESH, hot);
 	if (d->conf.failover.nannounce && d->conf.failover.count) {
 		d->announce_left = (int)d->conf.failover.count;
 		announce_round(d);
 	}
-	if (hot)
-		reconcile(d);
 	ftfw_request_resync(d->ftfw, now_ms());
 	ftfw_start_bulk(d->ftfw);
 	flush_output(d);
@@ -924,7 +932,7 @@ static void handle(void *arg, struct ctl_client *c, const struct ctl_frame *req)
 		do_dump(d, c, which);
 		break;
 	case CTL_REQ_COMMIT:
-		do_commit(d, c, KERNEL_REFRESH);
+		do_commit(d, c, KERNEL_REFRESH, false);
 		return;
 	case CTL_REQ_FLUSH:
 		if (which == CTL_CACHE_EXTERNAL) {
@@ -1120,6 +1128,44 @@ static size_t local_prefixes(const struct config *c, struct prefix *out, size_t 
 	return n;
 }
 
+/*
+ * The role a daemon starts in, before keepalived says: keepalived holds
+ * the virtual addresses on the master only, so with failover.announce
+ * listing them, holding any of them means master, none backup.  Without
+ * the list the role is unknown (none) until keepalived says.  Lets a hot
+ * standby whose daemon restarted keep its copies current at once.
+ */
+static enum role initial_role(const struct config *c)
+{
+	struct ifaddrs *ifa, *i;
+	enum role r = ROLE_BACKUP;
+
+	if (!c->failover.nannounce)
+		return ROLE_NONE;
+	if (getifaddrs(&ifa) < 0) {
+		log_warn("getifaddrs");
+		return ROLE_NONE;
+	}
+	for (i = ifa; i && r == ROLE_BACKUP; i = i->ifa_next) {
+		if (!i->ifa_addr)
+			continue;
+		for (size_t k = 0; k < c->failover.nannounce; k++) {
+			const struct announce *a = &c->failover.announce[k];
+			int fam = i->ifa_addr->sa_family;
+
+			if (fam != a->family)
+				continue;
+			if ((fam == AF_INET && ((const struct sockaddr_in *)(void *)i->ifa_addr)->
+			     sin_addr.s_addr == a->addr.v4) ||
+			    (fam == AF_INET6 && !memcmp(&((const struct sockaddr_in6 *)(void *)
+							 i->ifa_addr)->sin6_addr, a->addr.b, 16)))
+				r = ROLE_MASTER;
+		}
+	}
+	freeifaddrs(ifa);
+	return r;
+}
+
 static uint32_t derive_node_id(const struct config *c)
 {
 	const uint8_t *p = (const uint8_t *)&c->sync.local;
@@ -1182,6 +1228,7 @@ int daemon_run(const struct config *c, const struct auth_keyring *keys)
 	d->garp_fd = -1;
 	d->started = now_ms();
 	d->hot = c->failover.standby == STANDBY_HOT;
+	d->role = initial_role(c);
 	d->m.sweep_at = d->hot ? d->started + MIRROR_SWEEP_MS : 0;
 	nlocal = c->filter.ignore_local ? local_prefixes(c, local, 256) : 0;
 	if (!(d->filter = filter_new(c, local, nlocal)))
@@ -1260,6 +1307,11 @@ int daemon_run(const struct config *c, const struct auth_keyring *keys)
 		 CTSYNC_VERSION, fc.node_id, cache_live(d->internal),
 		 c->sync.transport == TRANSPORT_MULTICAST ? "multicast" : "unicast",
 		 c->sync.port, c->control.socket);
+	if (d->role != ROLE_NONE)
+		log_info("starting as %s (%s the failover.announce addresses)%s",
+			 role_name(d->role), d->role == ROLE_MASTER ? "holding" :
+			 "not holding", d->hot && d->role == ROLE_BACKUP ?
+			 ": hot standby" : "");
 	if (d->keys.n)
 		log_info("sync %s with key %u (%zu key%s accepted)",
 			 d->keys.encrypt ? "encrypted" : "authenticated",
