@@ -42,6 +42,9 @@
 # encryption: what authenticated sync costs, beside conntrackd's figures),
 # BENCH_SYNC="key: value; ..." (more of ctsyncd's sync settings, e.g.
 # "coalesce_ms: 0" to compare with a setting's default),
+# BENCH_STANDBY=hot (ctsyncd's receiver a hot standby: it writes every
+# flow into its own kernel as it arrives; what that costs the backup.
+# Both nodes start as backups, as neither holds the announced address),
 # CTS_KEEP=1 (keep the temp dir with logs and samples).
 set -uo pipefail
 
@@ -362,71 +365,6 @@ link_tx() { nsx "$1" cat /sys/class/net/sync0/statistics/tx_bytes 2>/dev/null ||
 
 # ------------------------------------------------------- daemon configs
 
-pow2_at_least() { local p=1; while ((p < $1)); do p=$((p * 2)); done; echo "$p"; }
-
-# The conntrackd settings for N, also printed in the report.
-CD_HASHSIZE=0 CD_HASHLIMIT=0 CD_RSQ=0 CD_NLBUF=0 CD_NLMAX=0 CD_SOCKBUF=0
-cd_sizing() {
-	local n=$1 mib=$((1024 * 1024))
-	if [[ $CD_TUNING == example ]]; then
-		CD_HASHSIZE=32768 CD_HASHLIMIT=131072 CD_RSQ=131072
-		CD_NLBUF=2097152 CD_NLMAX=8388608 CD_SOCKBUF=1249280
-		return
-	fi
-	CD_HASHSIZE=$(pow2_at_least "$n")
-	((CD_HASHSIZE < 32768)) && CD_HASHSIZE=32768
-	CD_HASHLIMIT=$((2 * n > 131072 ? 2 * n : 131072))
-	CD_RSQ=$((n > 131072 ? n : 131072))
-	# ~1.3 KB of receive buffer per queued NEW event (NAMESPACE-NOTES):
-	# room for the whole burst, 64 MiB at least, 1 GiB at most.
-	CD_NLBUF=$((n * 1536))
-	((CD_NLBUF < 64 * mib)) && CD_NLBUF=$((64 * mib))
-	((CD_NLBUF > 1024 * mib)) && CD_NLBUF=$((1024 * mib))
-	CD_NLMAX=$((2 * CD_NLBUF > 1024 * mib ? 1024 * mib : 2 * CD_NLBUF))
-	CD_SOCKBUF=$((8 * mib))		# = ctsyncd's default sndbuf/rcvbuf
-}
-
-conntrackd_conf() {
-	local file=$1 node=$2 dir=$3
-	cat >"$file" <<EOF
-Sync {
-	Mode FTFW {
-		ResendQueueSize $CD_RSQ
-		DisableExternalCache no
-	}
-	UDP {
-		IPv4_address 192.0.2.$node
-		IPv4_Destination_Address 192.0.2.$((3 - node))
-		Port 3780
-		Interface sync0
-		SndSocketBuffer $CD_SOCKBUF
-		RcvSocketBuffer $CD_SOCKBUF
-		Checksum on
-	}
-}
-General {
-	HashSize $CD_HASHSIZE
-	HashLimit $CD_HASHLIMIT
-	LogFile $dir/conntrackd$node.log
-	Syslog off
-	LockFile $dir/conntrackd$node.lock
-	UNIX {
-		Path $dir/conntrackd$node.ctl
-	}
-	NetlinkBufferSize $CD_NLBUF
-	NetlinkBufferSizeMaxGrowth $CD_NLMAX
-	Filter From Kernelspace {
-		Address Ignore {
-			IPv4_address 127.0.0.1
-			IPv6_address ::1
-			IPv4_address 192.0.2.1
-			IPv4_address 192.0.2.2
-		}
-	}
-}
-EOF
-}
-
 # ctsyncd: the defaults, with only the addresses and the control socket
 # (and with BENCH_AUTH, a key file the pair shares).
 ctsyncd_conf() {
@@ -445,6 +383,9 @@ EOF
 			kv=${kv# }
 			[[ -n $kv ]] && sed -i "/^sync:/a\\  $kv" "$file"
 		done
+	fi
+	if [[ ${BENCH_STANDBY:-} == hot ]]; then
+		printf 'failover:\n  announce: ["sync0 198.51.100.1"]\n  standby: hot\n' >>"$file"
 	fi
 	[[ -n $AUTH ]] || return 0
 	[[ -s $CTS_TMP/sync.key ]] ||
@@ -806,7 +747,7 @@ report() {
 	echo "Machine: $(nproc) CPUs ($CPU_MODEL), ${MEM_GB} GiB RAM, kernel $(uname -r)" \
 		"($(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME"))."
 	echo "ctsyncd: $CTSYNCD_VER, git $GIT_REV$BUILD_NOTE, build $BUILDTYPE (sanitizers: $SANITIZE)," \
-		"default configuration$AUTH_NOTE${BENCH_SYNC:+ with sync settings \"$BENCH_SYNC\"}." \
+		"default configuration$AUTH_NOTE${BENCH_SYNC:+ with sync settings \"$BENCH_SYNC\"}${BENCH_STANDBY:+, the receiver a $BENCH_STANDBY standby}." \
 		"conntrackd: $CONNTRACKD_VER, FTFW over UDP unicast," \
 		"tuning below${CD_TUNING/sized/}."
 	echo "nf_conntrack_buckets $(sysctl -n net.netfilter.nf_conntrack_buckets)," \

@@ -919,6 +919,84 @@ ctsyncd_failover_config() {
 	} >"$file"
 }
 
+# ------------------------------------------------------------ conntrackd
+#
+# conntrackd (Debian's, the reference peer) configured as its documentation
+# recommends for a table of N flows: FTFW over UDP on sync0 (192.0.2.N),
+# external cache, netlink buffer and resend queue sized for N (cd_sizing;
+# CD_TUNING=example keeps the sizes of Debian's example instead).
+
+pow2_at_least() { local p=1; while ((p < $1)); do p=$((p * 2)); done; echo "$p"; }
+
+# The conntrackd settings for N, also printed in the report.
+CD_HASHSIZE=0 CD_HASHLIMIT=0 CD_RSQ=0 CD_NLBUF=0 CD_NLMAX=0 CD_SOCKBUF=0
+cd_sizing() {
+	local n=$1 mib=$((1024 * 1024))
+	if [[ ${CD_TUNING:-sized} == example ]]; then
+		CD_HASHSIZE=32768 CD_HASHLIMIT=131072 CD_RSQ=131072
+		CD_NLBUF=2097152 CD_NLMAX=8388608 CD_SOCKBUF=1249280
+		return
+	fi
+	CD_HASHSIZE=$(pow2_at_least "$n")
+	((CD_HASHSIZE < 32768)) && CD_HASHSIZE=32768
+	CD_HASHLIMIT=$((2 * n > 131072 ? 2 * n : 131072))
+	CD_RSQ=$((n > 131072 ? n : 131072))
+	# ~1.3 KB of receive buffer per queued NEW event (NAMESPACE-NOTES):
+	# room for the whole burst, 64 MiB at least, 1 GiB at most.
+	CD_NLBUF=$((n * 1536))
+	((CD_NLBUF < 64 * mib)) && CD_NLBUF=$((64 * mib))
+	((CD_NLBUF > 1024 * mib)) && CD_NLBUF=$((1024 * mib))
+	CD_NLMAX=$((2 * CD_NLBUF > 1024 * mib ? 1024 * mib : 2 * CD_NLBUF))
+	CD_SOCKBUF=$((8 * mib))		# = ctsyncd's default sndbuf/rcvbuf
+}
+
+conntrackd_conf() {
+	local file=$1 node=$2 dir=$3 a ignore=""
+	shift 3
+	for a in "$@"; do
+		[[ $a == *:* ]] && ignore+=$'\t\t\tIPv6_address '"$a"$'\n' ||
+			ignore+=$'\t\t\tIPv4_address '"$a"$'\n'
+	done
+	cat >"$file" <<EOF
+Sync {
+	Mode FTFW {
+		ResendQueueSize $CD_RSQ
+		DisableExternalCache no
+	}
+	UDP {
+		IPv4_address 192.0.2.$node
+		IPv4_Destination_Address 192.0.2.$((3 - node))
+		Port 3780
+		Interface sync0
+		SndSocketBuffer $CD_SOCKBUF
+		RcvSocketBuffer $CD_SOCKBUF
+		Checksum on
+	}
+}
+General {
+	HashSize $CD_HASHSIZE
+	HashLimit $CD_HASHLIMIT
+	LogFile $dir/conntrackd$node.log
+	Syslog off
+	LockFile $dir/conntrackd$node.lock
+	UNIX {
+		Path $dir/conntrackd$node.ctl
+	}
+	NetlinkBufferSize $CD_NLBUF
+	NetlinkBufferSizeMaxGrowth $CD_NLMAX
+	Filter From Kernelspace {
+		Address Ignore {
+			IPv4_address 127.0.0.1
+			IPv6_address ::1
+			IPv4_address 192.0.2.1
+			IPv4_address 192.0.2.2
+${ignore%$'\n'}
+		}
+	}
+}
+EOF
+}
+
 # keepalived_setup_bin: a root-owned 0755 directory, $CTS_TMP/ka-bin, with
 # copies of scripts/ctsync-keepalived and ctctl (keepalived's script
 # security refuses scripts in, or under, directories others may write).

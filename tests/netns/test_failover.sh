@@ -27,7 +27,9 @@
 #      keepalived is stopped cleanly (SIGTERM: priority-0 adverts): fw1
 #      takes over.  fw2's keepalived is then started again, as backup.
 #   3. link failure: fw1's LAN links go down (keepalived: FAULT); fw2
-#      takes over.
+#      takes over.  Before it, with ctsyncd, fw2's daemon is restarted
+#      (SIGKILL) while backup and 20 + 2 flows are opened: it must start
+#      as backup (no VIPs) and have them in its kernel (hot standby).
 #
 # Pass: in every scenario every flow (TCP and UDP) still echoes after the
 # traffic went on >= 3 s past the takeover, no TCP connection broke; the
@@ -54,8 +56,18 @@
 # grow with the table.  The global nf_conntrack_max is raised for it from
 # the root namespace and restored on exit.
 #
+# With CTS_DAEMON=conntrackd the same scenarios run with Debian's
+# conntrackd (FTFW, external cache, sized for the table as its
+# documentation recommends) driven by keepalived through Debian's own
+# primary-backup.sh (notify_master/backup/fault of the sync group), for
+# tests/bench/failover_bench.sh.  With CTS_RESULTS=FILE one TSV row per
+# scenario is written there (daemon, scenario, survived, total, TCP
+# broken, longest silence ms, invalid drops, commit logged ms after the
+# fault).
+#
 # Exit: 0 pass, 1 fail, 77 skip (not root, tools or binaries missing).
-# Environment: CTSYNCD CTCTL FLOWGEN CTGEN (default build/, tests/),
+# Environment: CTSYNCD CTCTL FLOWGEN CTGEN CONNTRACKD (default build/,
+# tests/, PATH),
 # CTS_STANDBY (hot|cold, failover.standby; default hot),
 # KEEPALIVED, CTS_KEEP=1 keeps the logs, CTS_LOG_LEVEL=debug,
 # CTS_SILENCE_LIMIT_MS, CTS_NTCP (200), CTS_NUDP (20).
@@ -78,11 +90,22 @@ SERVER=203.0.113.10
 BIG=${CTS_BIG:-0}
 [[ ${1-} == big ]] && BIG=${2:?"usage: test_failover.sh [big N]"}
 HOLD_S=30			# wait for a peer's table
-((BIG)) && HOLD_S=$((30 + BIG / 5000))
+COMMIT_S=10			# wait for the commit after a takeover
+((BIG)) && HOLD_S=$((30 + BIG / 5000)) COMMIT_S=$((10 + BIG / 20000))
+
+DAEMON=${CTS_DAEMON:-ctsyncd}
+CONNTRACKD=${CONNTRACKD:-$(command -v conntrackd || echo /usr/sbin/conntrackd)}
+PRIMARY_BACKUP=${PRIMARY_BACKUP:-/usr/share/doc/conntrackd/examples/sync/primary-backup.sh}
+RESULTS=${CTS_RESULTS:-}
+case $DAEMON in ctsyncd | conntrackd) ;; *) echo "CTS_DAEMON: ctsyncd or conntrackd" >&2; exit 2 ;; esac
 
 cts_init failover || exit $?
 need_bins CTSYNCD CTCTL FLOWGEN KEEPALIVED
 ((BIG)) && need_bins CTGEN
+if [[ $DAEMON == conntrackd ]]; then
+	need_bins CONNTRACKD
+	[[ -r $PRIMARY_BACKUP ]] || { echo "SKIP: no $PRIMARY_BACKUP (conntrackd's example script)"; exit 77; }
+fi
 
 SOCK1=$CTS_TMP/fw1.sock
 SOCK2=$CTS_TMP/fw2.sock
@@ -91,7 +114,7 @@ NOTES=()
 summary() {
 	local r
 	echo
-	echo "== failover: ${NTCP} + ${NUDP} flows + SNATed set$( ((BIG)) && echo " + $BIG generated"); standby ${CTS_STANDBY:-hot}; VRRPv3 advert_int ${ADVERT} s; silence limit ${LIMIT_MS} ms"
+	echo "== failover ($DAEMON$([[ $DAEMON == ctsyncd ]] && echo ", standby ${CTS_STANDBY:-hot}")): ${NTCP} + ${NUDP} flows + SNATed set$( ((BIG)) && echo " + $BIG generated"); VRRPv3 advert_int ${ADVERT} s; silence limit ${LIMIT_MS} ms"
 	printf '   %-30s %12s %10s %9s %9s %9s %9s %14s\n' scenario survived/total "TCP broken" "silence" "TCP" "UDP" "p99" "invalid drops"
 	printf '   %-30s %12s %10s %9s %9s %9s %9s %14s\n' "" "" "" "(ms)" "(ms)" "(ms)" "(ms)" "fwd+in"
 	for r in "${ROWS[@]}"; do echo "   $r"; done
@@ -101,8 +124,118 @@ summary() {
 
 # ------------------------------------------------------------ helpers
 
-ctsyncd_up() { ctctl_in "$1" "$2" status >/dev/null 2>&1; }
-ready() { ctctl_in "$1" "$2" ready >/dev/null 2>&1; }
+# ------------------------------------------------- the daemon under test
+#
+# Each node's daemon is named by its namespace and ctsyncd's socket path
+# ($CTS_TMP/fwN.sock); conntrackd's files sit beside it.
+
+cd_conf_of() { echo "${1%.sock}.conntrackd.conf"; }
+cdctl() { local ns=$1 sock=$2; shift 2; nsx "$ns" "$CONNTRACKD" -C "$(cd_conf_of "$sock")" "$@"; }
+
+# daemon_up NS SOCK: the daemon answers.
+daemon_up() {
+	if [[ $DAEMON == ctsyncd ]]; then
+		ctctl_in "$1" "$2" status >/dev/null 2>&1
+	else
+		cdctl "$1" "$2" -s >/dev/null 2>&1
+	fi
+}
+# ready NS SOCK: the daemon holds its peer's table (conntrackd has no such
+# notion: ready once it answers).
+ready() {
+	if [[ $DAEMON == ctsyncd ]]; then
+		ctctl_in "$1" "$2" ready >/dev/null 2>&1
+	else
+		daemon_up "$1" "$2"
+	fi
+}
+# ext_dump NS SOCK: the external cache, one flow a line (conntrack's format).
+ext_dump() {
+	if [[ $DAEMON == ctsyncd ]]; then
+		ctctl_in "$1" "$2" dump external
+	else
+		cdctl "$1" "$2" -e
+	fi
+}
+# cache_size NS SOCK internal|external
+cache_size() {
+	if [[ $DAEMON == ctsyncd ]]; then
+		cache_count "$@"
+	else
+		cdctl "$1" "$2" -s 2>/dev/null | awk -v c="cache $3:" '
+			$0 == c { f = 1; next } f && /current active connections/ { print $NF; n = 1; exit }
+			END { if (!n) print -1 }'
+	fi
+}
+# start_daemon NAME NS: fwN's daemon, its output time-stamped in NAME.log.
+start_daemon() {
+	local name=$1 ns=$2
+	if [[ $DAEMON == ctsyncd ]]; then
+		start_ctsyncd_ts "$name" "$ns" "$CTS_TMP/$name.yaml" "${VFLAG[@]}"
+		return
+	fi
+	rm -f "$CTS_TMP/$name.conntrackd.lock"
+	CTS_DLOG[$name]=$CTS_TMP/$name.log
+	echo "==== start $(date +%T.%N) ====" >>"${CTS_DLOG[$name]}"
+	ip netns exec "$ns" "$CONNTRACKD" -C "$CTS_TMP/$name.conntrackd.conf" \
+		> >(ts_log "${CTS_DLOG[$name]}") 2>&1 </dev/null &
+	CTS_DPID[$name]=$!
+	CTS_PIDS+=("$!")
+}
+# daemon_config N: fwN's configuration, checked.
+daemon_config() {
+	local n=$1 out
+	if [[ $DAEMON == ctsyncd ]]; then
+		ctsyncd_failover_config "$CTS_TMP/fw$n.yaml" "$n"
+		out=$(nsx "$CTS_P-fw$n" "$CTSYNCD" -c "$CTS_TMP/fw$n.yaml" -n 2>&1)
+		[[ $out == *"configuration OK"* ]] || die "ctsyncd -n on fw$n's config: $out"
+		return
+	fi
+	cd_sizing $((BIG + 10000))
+	# the firewall's own addresses, as conntrackd's documentation asks
+	conntrackd_conf "$CTS_TMP/fw$n.conntrackd.conf" "$n" "$CTS_TMP" \
+		"${CTS_LOCAL_ADDRS[@]}" 224.0.0.0/4
+	sed -i -e "s|LogFile .*|LogFile $CTS_TMP/fw$n.conntrackd.log|" \
+		-e "s|LockFile .*|LockFile $CTS_TMP/fw$n.conntrackd.lock|" \
+		-e "s|Path .*\.ctl|Path $CTS_TMP/fw$n.conntrackd.ctl|" "$CTS_TMP/fw$n.conntrackd.conf"
+}
+# stop_daemon_clean NAME: SIGTERM, a clean exit (and for ctsyncd no
+# sanitizer report).
+stop_daemon_clean() {
+	if [[ $DAEMON == ctsyncd ]]; then
+		stop_clean "$1"
+	elif ! stop_ctsyncd "$1" TERM; then
+		fail "conntrackd on $1 did not exit within 10 s of SIGTERM"
+	fi
+}
+
+# keepalived_conntrackd_config FILE NODE PRIORITY ADVERT: the same VRRP
+# setup, with conntrackd's usual integration instead of ours: Debian's
+# primary-backup.sh (paths set for this node) as notify_master / backup /
+# fault of the sync group, no readiness tracking.  A line is logged to
+# fwN.log as the script starts ("becoming ...") and once its commit
+# (conntrackd -c) has returned ("committed"), for the timeline.
+keepalived_conntrackd_config() {
+	local file=$1 node=$2 script=$CTS_KA_BIN/primary-backup-fw$2.sh
+	keepalived_config "$file" "$node" "$3" "$4"
+	sed -i -e '/notify_fifo/d' -e '/^vrrp_script/,/^}/d' -e '/track_script {/,/}/d' \
+		-e '/sync_group_tracking_weight/d' \
+		-e "/^vrrp_sync_group fw {/a\\	notify_master \"$script primary\"\n\tnotify_backup \"$script backup\"\n\tnotify_fault \"$script fault\"" \
+		"$file"
+	{
+		echo '#!/bin/sh'
+		echo "cd_log() { t=\$((\$(date +%s%6N) - $CTS_T0)); printf '[%4d.%03ds] %s\\n' \$((t / 1000000)) \$((t % 1000000 / 1000)) \"\$*\" >>$CTS_TMP/fw$node.log; }"
+		sed -e "s|^CONNTRACKD_BIN=.*|CONNTRACKD_BIN=$CONNTRACKD|" \
+		    -e "s|^CONNTRACKD_LOCK=.*|CONNTRACKD_LOCK=$CTS_TMP/fw$node.conntrackd.lock|" \
+		    -e "s|^CONNTRACKD_CONFIG=.*|CONNTRACKD_CONFIG=$CTS_TMP/fw$node.conntrackd.conf|" \
+		    -e '/^  primary)/a\    cd_log "becoming master"' \
+		    -e '/^  backup)/a\    cd_log "becoming backup"' \
+		    -e '/^  fault)/a\    cd_log "becoming backup (fault)"' \
+		    -e '/CONNTRACKD_CONFIG -f$/i\    cd_log "committed (conntrackd -c returned)"' \
+		    "$PRIMARY_BACKUP"
+	} >"$script"
+	chmod 0755 "$script"
+}
 log_count() { local n; n=$(grep -c -- "$2" "$CTS_TMP/$1.log" 2>/dev/null); echo "${n:-0}"; }
 # log_time NAME PATTERN: the time stamp (s since start) of the last line
 # of NAME's log matching PATTERN.
@@ -211,7 +344,7 @@ reports() { local c; for c in "${CLIENTS[@]}"; do cat "${CL_REP[$c]}"; done; }
 # From the text dump, prefiltered, so a table of 500,000 generated flows
 # costs a grep, not a JSON parse.
 flowgen_flows() {
-	{ ctctl_in "$1" "$2" dump external 2>/dev/null || echo FAIL; } |
+	{ ext_dump "$1" "$2" 2>/dev/null || echo FAIL; } |
 		grep -F -e " dport=$PORT " -e FAIL | awk -v dst="dst=$SERVER" -v dp="dport=$PORT" '
 		$1 == "FAIL" { bad = 1 }
 		{
@@ -221,7 +354,7 @@ flowgen_flows() {
 				if (p == "" && $i ~ /^dport=/) p = $i
 			}
 			if (d != dst || p != dp) next
-			if ($1 == "tcp" && $4 == "ESTABLISHED") n++
+			if ($1 == "tcp" && ($3 == "ESTABLISHED" || $4 == "ESTABLISHED")) n++
 			else if ($1 == "udp" && $0 !~ /\[UNREPLIED\]/) n++
 		}
 		END { print bad ? -1 : n + 0 }'
@@ -258,13 +391,11 @@ wait_until 5 server_listening || die "flowgen server did not start"
 # ---------------------------------------------------- ctsyncd, keepalived
 
 keepalived_setup_bin || die "installing ctsync-keepalived and ctctl into $CTS_TMP/ka-bin"
-for n in 1 2; do
-	ctsyncd_failover_config "$CTS_TMP/fw$n.yaml" "$n"
-	out=$(nsx "$CTS_P-fw$n" "$CTSYNCD" -c "$CTS_TMP/fw$n.yaml" -n 2>&1)
-	[[ $out == *"configuration OK"* ]] || die "ctsyncd -n on fw$n's config: $out"
-done
-keepalived_config "$CTS_TMP/ka-fw1.conf" 1 "$PRIO1" "$ADVERT"
-keepalived_config "$CTS_TMP/ka-fw2.conf" 2 "$PRIO2" "$ADVERT"
+for n in 1 2; do daemon_config "$n"; done
+KA_CONFIG=keepalived_config
+[[ $DAEMON == conntrackd ]] && KA_CONFIG=keepalived_conntrackd_config
+$KA_CONFIG "$CTS_TMP/ka-fw1.conf" 1 "$PRIO1" "$ADVERT"
+$KA_CONFIG "$CTS_TMP/ka-fw2.conf" 2 "$PRIO2" "$ADVERT"
 for n in 1 2; do
 	out=$(nsx "$CTS_P-fw$n" "$KEEPALIVED" -t -f "$CTS_TMP/ka-fw$n.conf" 2>&1) ||
 		die "keepalived -t on fw$n's config: $out"
@@ -272,21 +403,21 @@ done
 
 VFLAG=()
 [[ ${CTS_LOG_LEVEL:-info} == debug ]] && VFLAG=(-v)
-start_ctsyncd_ts fw1 "$NS_FW1" "$CTS_TMP/fw1.yaml" "${VFLAG[@]}"
-start_ctsyncd_ts fw2 "$NS_FW2" "$CTS_TMP/fw2.yaml" "${VFLAG[@]}"
-wait_until 15 ctsyncd_up "$NS_FW1" "$SOCK1" || die "ctsyncd on fw1 not answering on $SOCK1"
-wait_until 15 ctsyncd_up "$NS_FW2" "$SOCK2" || die "ctsyncd on fw2 not answering on $SOCK2"
+start_daemon fw1 "$NS_FW1"
+start_daemon fw2 "$NS_FW2"
+wait_until 15 daemon_up "$NS_FW1" "$SOCK1" || die "$DAEMON on fw1 not answering"
+wait_until 15 daemon_up "$NS_FW2" "$SOCK2" || die "$DAEMON on fw2 not answering"
 
 start_keepalived ka-fw1 "$NS_FW1" "$CTS_TMP/ka-fw1.conf"
 wait_until 15 has_vips "$NS_FW1" || die "fw1 did not become master (no VIPs after 15 s)"
-wait_until 10 count_above fw1 "committed" 0 || die "fw1 master, but ctsyncd on fw1 did not commit (ctctl master)"
+wait_until 10 count_above fw1 "committed" 0 || die "fw1 master, but $DAEMON on fw1 did not commit (notify not run?)"
 say "fw1 is master: $(log_last fw1 committed | sed 's/^\[[^]]*\] //')"
 start_keepalived ka-fw2 "$NS_FW2" "$CTS_TMP/ka-fw2.conf"
 wait_until 15 count_above fw2 "becoming backup" 0 ||
 	die "fw2's keepalived did not report BACKUP through the FIFO (no 'ctctl backup')"
 SCEN=start
 settle_roles fw1 fw2
-say "fw2 is backup (keepalived -> FIFO -> ctsync-keepalived -> ctctl backup)"
+say "fw2 is backup (keepalived -> $([[ $DAEMON == ctsyncd ]] && echo "FIFO -> ctsync-keepalived -> ctctl backup" || echo "primary-backup.sh backup"))"
 
 # -------------------------------------------------------------- traffic
 
@@ -296,6 +427,34 @@ wait_until 10 clients_settled A N || die "flowgen clients did not connect within
 n=$(reports | jq -s '[.[] | .failed_connect + .broken] | add')
 ((n == 0)) || die "$n flowgen connections failed before any failover: $(reports | jq -c '.problems[:3]')"
 say "traffic: $NTCP TCP + $NUDP UDP flows from 198.51.100.10, 20 TCP + 2 UDP SNATed from $CTS_NAT_SRC, every ${TICK_MS} ms"
+
+# --------------------------------------------- hot standby: copies follow
+
+# A flow replicated while it opens, then established: fw2's kernel copy
+# must follow it all the way, status included (a copy left without
+# SEEN_REPLY makes the kernel call the flow's next packets "new", and a
+# strict policy drops them after a failover), and go when it goes.
+# copy_of NS: the test flow's line in NS's kernel table, or nothing.
+HOT_FLOW=(-p tcp -s 198.51.100.20 -d 203.0.113.10 --sport 4321 --dport 7001)
+copy_of() { nsx "$1" conntrack -L "${HOT_FLOW[@]}" 2>/dev/null | grep -F 'sport=4321'; }
+copy_is() { local l; l=$(copy_of "$NS_FW2"); [[ $l == *" $1 "* && $l == *"$2"* && $l != *"$3"* ]]; }
+copy_gone() { [[ -z $(copy_of "$NS_FW2") ]]; }
+if [[ $DAEMON == ctsyncd && ${CTS_STANDBY:-hot} == hot ]]; then
+	f0=${#FAILED[@]}
+	nsx "$NS_FW1" conntrack -I "${HOT_FLOW[@]}" --state SYN_SENT -t 120 >/dev/null 2>&1 ||
+		die "conntrack -I of the test flow on fw1"
+	wait_until 5 copy_is SYN_SENT UNREPLIED "ASSURED" ||
+		fail "hot standby: fw2's kernel has no copy of a SYN_SENT flow of fw1: '$(copy_of "$NS_FW2")'"
+	nsx "$NS_FW1" conntrack -U "${HOT_FLOW[@]}" --state ESTABLISHED -u SEEN_REPLY,ASSURED -t 300 \
+		>/dev/null 2>&1 || die "conntrack -U of the test flow on fw1"
+	wait_until 5 copy_is ESTABLISHED "[ASSURED]" "UNREPLIED" ||
+		fail "hot standby: fw2's copy did not follow the flow to ESTABLISHED, replied, ASSURED: '$(copy_of "$NS_FW2")'"
+	nsx "$NS_FW1" conntrack -D "${HOT_FLOW[@]}" >/dev/null 2>&1 || die "conntrack -D of the test flow on fw1"
+	wait_until 5 copy_gone || fail "hot standby: fw2's copy outlived the flow: '$(copy_of "$NS_FW2")'"
+	((${#FAILED[@]} == f0)) &&
+		say "hot standby: fw2's kernel copy of a flow of fw1 followed it from SYN_SENT to ESTABLISHED" \
+			"(replied, assured) and went with it"
+fi
 
 # ------------------------------------------------------- a large table
 
@@ -309,14 +468,15 @@ if ((BIG)); then
 	want_ext=$((BIG + $(expected_flows)))
 	big_held() {
 		local n
-		n=$(cache_count "$NS_FW2" "$SOCK2" external)
+		n=$(cache_size "$NS_FW2" "$SOCK2" external)
 		((n >= want_ext)) && ready "$NS_FW2" "$SOCK2" &&
-			{ [[ ${CTS_STANDBY:-hot} != hot ]] || (($(ct_count "$NS_FW2") >= want_ext)); }
+			{ [[ $DAEMON != ctsyncd || ${CTS_STANDBY:-hot} != hot ]] ||
+				(($(ct_count "$NS_FW2") >= want_ext)); }
 	}
 	wait_until "$HOLD_S" big_held ||
-		die "fw2 did not take fw1's $want_ext flows (external $(cache_count "$NS_FW2" "$SOCK2" external), kernel $(ct_count "$NS_FW2"))"
+		die "fw2 did not take fw1's $want_ext flows (external $(cache_size "$NS_FW2" "$SOCK2" external), kernel $(ct_count "$NS_FW2"))"
 	NOTES+=("big table: fw2 held fw1's $want_ext flows $WAIT_ELAPSED s after the last create" \
-		"(kernel: fw1 $(ct_count "$NS_FW1"), fw2 $(ct_count "$NS_FW2") entries; standby ${CTS_STANDBY:-hot})")
+		"(kernel: fw1 $(ct_count "$NS_FW1"), fw2 $(ct_count "$NS_FW2") entries)")
 	say "big table: fw2 holds $want_ext flows ($WAIT_ELAPSED s), its kernel $(ct_count "$NS_FW2") entries"
 fi
 
@@ -325,7 +485,7 @@ fi
 # takeover NEW_NAME NEW_NS NEW_SOCK T_FAULT MASTERS_BEFORE COMMITS_BEFORE:
 # wait for the new master's VIPs and its commit; note the timeline (from
 # the time-stamped logs of keepalived and ctsyncd).
-T_VIP=0
+T_VIP=0 T_COMMIT_MS=
 takeover() {
 	local name=$1 ns=$2 t0=$4 m0=$5 c0=$6 tk tg tm tc commit
 	if ! WAIT_INTERVAL=0.01 wait_until 10 has_vips "$ns"; then
@@ -333,8 +493,8 @@ takeover() {
 		return 1
 	fi
 	T_VIP=$(cts_now_us)
-	if ! wait_until 10 count_above "$name" "committed" "$c0"; then
-		fail "$SCEN: $name holds the VIPs but its ctsyncd did not commit within 10 s (ctctl master not run?)"
+	if ! wait_until "$COMMIT_S" count_above "$name" "committed" "$c0"; then
+		fail "$SCEN: $name holds the VIPs but its $DAEMON did not commit within $COMMIT_S s (notify not run?)"
 		return 1
 	fi
 	tk=$(rel_ms "$t0" "$(log_time "ka-$name" "Entering MASTER STATE")")
@@ -345,8 +505,9 @@ takeover() {
 	(($(log_count "$name" "becoming master") == m0 + 1)) ||
 		NOTES+=("$SCEN: $name became master $(($(log_count "$name" "becoming master") - m0)) times (a flap?)")
 	NOTES+=("$SCEN: after the fault: keepalived on $name MASTER (VIPs set) +$tk ms, last GARP +$tg ms;" \
-		"ctsyncd 'becoming master' +$tm ms, commit logged +$tc ms ($commit)")
-	say "$SCEN: keepalived MASTER on $name at +$tk ms (VIPs, GARPs), ctctl master at +$tm ms, $commit at +$tc ms"
+		"$DAEMON 'becoming master' +$tm ms, commit logged +$tc ms ($commit)")
+	T_COMMIT_MS=$tc
+	say "$SCEN: keepalived MASTER on $name at +$tk ms (VIPs, GARPs), notify 'becoming master' at +$tm ms, $commit at +$tc ms"
 }
 
 # verdict NEW_NS INVALID_BEFORE PLANNED(0|1): the clients' reports after
@@ -374,6 +535,9 @@ verdict() {
 	fi
 	ROWS+=("$(printf '%-30s %12s %10s %9s %9s %9s %9s %14s' "$SCEN" "$up/$total" "$tcpb" \
 		"$longest" "$tcpl" "$udpl" "$p99" "$dfwd+$din")")
+	[[ -z $RESULTS ]] || printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$DAEMON" "$SCEN" "$up" "$total" \
+		"$tcpb" "$longest" "$([[ $dfwd == "?" ]] && echo "?" || echo $((dfwd + din)))" \
+		"${T_COMMIT_MS:-?}" >>"$RESULTS"
 	say "$SCEN: $up/$total flows survived, $tcpb TCP broken; longest silence $longest ms" \
 		"(TCP $tcpl, UDP $udpl, p99 $p99); invalid drops on the new master: forward $dfwd, input $din"
 	# which packets were invalid, and when (relative to the fault)
@@ -413,9 +577,13 @@ diagnose() {
 		echo "   conntrack -L on ${ns##*-} for $proto sport $sport:"
 		nsx "$ns" conntrack -L -p "$proto" --orig-port-src "$sport" 2>/dev/null | sed 's/^/      /'
 		echo "   external cache of ${ns##*-} for it:"
-		ctctl_in "$ns" "$sock" dump external 2>/dev/null | grep -E "sport=$sport " | sed 's/^/      /'
+		ext_dump "$ns" "$sock" 2>/dev/null | grep -E "sport=$sport " | sed 's/^/      /'
 	done < <(reports | jq -r '.flows[] | select(.state != "up") | "\(.proto) \(.sport)"')
-	echo "   ctctl stats on ${ns##*-}: $(ctctl_in "$ns" "$sock" -j stats 2>&1 | jq -c . 2>/dev/null | head -c 1200)"
+	if [[ $DAEMON == ctsyncd ]]; then
+		echo "   ctctl stats on ${ns##*-}: $(ctctl_in "$ns" "$sock" -j stats 2>&1 | jq -c . 2>/dev/null | head -c 1200)"
+	else
+		echo "   conntrackd -s on ${ns##*-}: $(cdctl "$ns" "$sock" -s 2>&1 | tr -s ' \t\n' ' ' | head -c 1200)"
+	fi
 }
 
 # probe_liberal NS: after the last scenario, if TCP connections stalled
@@ -450,7 +618,7 @@ crash() {
 	{	# (stderr off: bash would announce "Killed" for each job)
 		kill -KILL "${pids[@]}" "${CTS_DPID[$d]}"
 		stop_keepalived "$k" KILL || fail "$SCEN: keepalived on ${ns##*-} survives SIGKILL?"
-		stop_ctsyncd "$d" KILL || fail "$SCEN: ctsyncd on ${ns##*-} survives SIGKILL?"
+		stop_ctsyncd "$d" KILL || fail "$SCEN: $DAEMON on ${ns##*-} survives SIGKILL?"
 	} 2>/dev/null
 }
 
@@ -467,7 +635,7 @@ inv0=$(fw_invalid "$NS_FW2")
 m0=$(log_count fw2 "becoming master") c0=$(log_count fw2 "committed")
 t0=$(cts_now_us)
 crash "$NS_FW1" fw1 ka-fw1
-say "$SCEN: fw1 black-holed, its keepalived and ctsyncd killed"
+say "$SCEN: fw1 black-holed, its keepalived and $DAEMON killed"
 if takeover fw2 "$NS_FW2" "$SOCK2" "$t0" "$m0" "$c0"; then
 	wait_until $((TRAFFIC_S + 2)) after_us $((T_VIP + TRAFFIC_S * 1000000))
 	clients_report
@@ -485,8 +653,8 @@ ip -n "$NS_FW1" addr del "$CTS_VIP4_IN/24" dev in0 2>/dev/null
 nsx "$NS_FW1" conntrack -F >/dev/null 2>&1
 say "$SCEN: fw1 back as after a reboot (no VIPs, empty conntrack table)"
 b1=$(log_count fw1 "becoming backup")
-start_ctsyncd_ts fw1 "$NS_FW1" "$CTS_TMP/fw1.yaml" "${VFLAG[@]}"
-wait_until 15 ctsyncd_up "$NS_FW1" "$SOCK1" || die "$SCEN: restarted ctsyncd on fw1 not answering"
+start_daemon fw1 "$NS_FW1"
+wait_until 15 daemon_up "$NS_FW1" "$SOCK1" || die "$SCEN: restarted $DAEMON on fw1 not answering"
 start_keepalived ka-fw1 "$NS_FW1" "$CTS_TMP/ka-fw1.conf"
 wait_until 15 count_above fw1 "becoming backup" "$b1" || die "$SCEN: fw1's keepalived did not report BACKUP"
 start_client B -n 50 -u 5 -s 198.51.100.10
@@ -498,8 +666,8 @@ want=$(expected_flows)
 wait_until "$HOLD_S" holds_all "$NS_FW1" "$SOCK1" "$want" ||
 	die "$SCEN: fw1's external cache holds $HOLD_N flowgen flows, want $want (or ctctl ready fails on fw1)"
 say "$SCEN: 60 TCP + 7 UDP flows opened through fw2; fw1 holds all $want and is ready ($WAIT_ELAPSED s)"
-NOTES+=("$SCEN: before the switch: fw2 external $(cache_count "$NS_FW2" "$SOCK2" external) flows," \
-	"fw1 internal $(cache_count "$NS_FW1" "$SOCK1" internal) (fw1 rebooted: its kernel had no forwarded flow until now)")
+NOTES+=("$SCEN: before the switch: fw2 external $(cache_size "$NS_FW2" "$SOCK2" external) flows," \
+	"fw1 internal $(cache_size "$NS_FW1" "$SOCK1" internal) (fw1 rebooted: its kernel had no forwarded flow until now)")
 settle_roles fw2 fw1
 wait_until "$HOLD_S" holds_all "$NS_FW1" "$SOCK1" "$want" ||
 	die "$SCEN: fw1's external cache holds $HOLD_N flowgen flows, want $want (or ctctl ready fails on fw1)"
@@ -528,8 +696,41 @@ want=$(expected_flows)
 wait_until "$HOLD_S" holds_all "$NS_FW2" "$SOCK2" "$want" ||
 	die "$SCEN: fw2's external cache holds $HOLD_N flowgen flows, want $want (or ctctl ready fails on fw2)"
 say "$SCEN: fw2 backup again, holds all $want flows and is ready ($WAIT_ELAPSED s)"
-NOTES+=("$SCEN: before the fault: fw2 external $(cache_count "$NS_FW2" "$SOCK2" external) flows," \
-	"fw1 internal $(cache_count "$NS_FW1" "$SOCK1" internal); fw2's kernel $(kernel_flowset "$NS_FW2" | grep -c "dport=$PORT") flowgen entries left from its time as master")
+
+# ctsyncd only: the backup's daemon restarts (an upgrade, a crash) with no
+# VRRP transition to tell it its role.  It must take it from the VIPs it
+# does not hold and keep a hot standby's copies current: the flows opened
+# after the restart must be in fw2's kernel before the fault.
+# missing_in_kernel NS CLIENT: flows of CLIENT's report NS's kernel lacks.
+missing_in_kernel() {
+	local table sp proto n=0
+	table=$(nsx "$1" conntrack -L 2>/dev/null | grep -F " dport=$PORT ")
+	while read -r proto sp; do
+		grep -qE "^$proto .* sport=$sp dport=$PORT " <<<"$table" || n=$((n + 1))
+	done < <(jq -r '.flows[] | "\(.proto) \(.sport)"' "${CL_REP[$2]}")
+	echo "$n"
+}
+if [[ $DAEMON == ctsyncd ]]; then
+	s0=$(log_count fw2 "starting as backup")
+	stop_ctsyncd fw2 KILL || fail "$SCEN: ctsyncd on fw2 survives SIGKILL?"
+	start_daemon fw2 "$NS_FW2"
+	wait_until 15 daemon_up "$NS_FW2" "$SOCK2" || die "$SCEN: restarted ctsyncd on fw2 not answering"
+	count_above fw2 "starting as backup" "$s0" ||
+		fail "$SCEN: fw2's restarted ctsyncd did not start as backup: $(log_last fw2 'starting as')"
+	start_client C -n 20 -u 2 -s 198.51.100.10
+	wait_until 10 clients_settled C || die "$SCEN: flowgen client C did not connect within 10 s"
+	want=$(expected_flows)
+	wait_until "$HOLD_S" holds_all "$NS_FW2" "$SOCK2" "$want" ||
+		die "$SCEN: fw2 (restarted) holds $HOLD_N flowgen flows, want $want (or ctctl ready fails)"
+	miss=-1
+	copies_in() { miss=$(missing_in_kernel "$NS_FW2" C); ((miss == 0)); }
+	wait_until 5 copies_in ||
+		fail "$SCEN: $miss of the 22 flows opened after fw2's ctsyncd restarted are not in fw2's kernel (hot standby)"
+	say "$SCEN: fw2's ctsyncd restarted (SIGKILL) as backup; 22 flows opened since are in its kernel; holds all $want"
+	NOTES+=("$SCEN: fw2's ctsyncd was restarted (SIGKILL) before the fault; client C's 20 TCP + 2 UDP flows were opened after")
+fi
+NOTES+=("$SCEN: before the fault: fw2 external $(cache_size "$NS_FW2" "$SOCK2" external) flows," \
+	"fw1 internal $(cache_size "$NS_FW1" "$SOCK1" internal); fw2's kernel $(kernel_flowset "$NS_FW2" | grep -c "dport=$PORT") flowgen entries left from its time as master")
 settle_roles fw1 fw2
 wait_until "$HOLD_S" holds_all "$NS_FW2" "$SOCK2" "$want" ||
 	die "$SCEN: fw2's external cache holds $HOLD_N flowgen flows, want $want (or ctctl ready fails on fw2)"
@@ -563,7 +764,7 @@ for c in "${CLIENTS[@]}"; do
 done
 kill_wait TERM 5 "$SERVER_PID" || fail "flowgen server did not exit on SIGTERM"
 for k in ka-fw1 ka-fw2; do stop_keepalived "$k" TERM || fail "$k did not exit on SIGTERM"; done
-for n in fw1 fw2; do stop_clean "$n"; done
+for n in fw1 fw2; do stop_daemon_clean "$n"; done
 
 summary
 ((${#FAILED[@]} == 0))
