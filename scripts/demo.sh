@@ -3,10 +3,13 @@
 # scripts/demo.sh [--step] - ctsync in two minutes, on this machine only.
 #
 # Builds ctsync (release, in build-demo/), then two firewalls, a client and
-# a server in network namespaces (tests/netns/lib.sh), runs ctsyncd on both
-# firewalls, sends real connections and 10,000 generated flows through
-# fw1, and shows them replicate to fw2, get destroyed, and get committed
-# into fw2's kernel.  Everything is removed at the end, or on Ctrl-C.
+# a server in network namespaces (tests/netns/lib.sh), runs ctsyncd and
+# keepalived on both firewalls (fw1 master, fw2 a hot-standby backup),
+# keeps 66 connections echoing through fw1 (some NATed) and creates
+# 10,000 more flows there, shows them replicate into fw2's cache and
+# kernel and follow destroys, then kills fw1 (SIGKILL, ports dead) and
+# shows every connection carrying on through fw2, with ctsyncd's figures.
+# Everything is removed at the end, or on Ctrl-C.
 #
 #   --step   wait for Enter between steps
 #
@@ -52,7 +55,8 @@ if ! out=$(ninja -C "$BUILD" 2>&1); then
 	exit 1
 fi
 export CTSYNCD=$ROOT/$BUILD/ctsyncd CTCTL=$ROOT/$BUILD/ctctl CTGEN=$ROOT/$BUILD/tests/ctgen
-for b in "$CTSYNCD" "$CTCTL" "$CTGEN"; do
+export FLOWGEN=$ROOT/$BUILD/tests/flowgen
+for b in "$CTSYNCD" "$CTCTL" "$CTGEN" "$FLOWGEN"; do
 	[[ -x $b ]] || { echo "demo.sh: $b was not built" >&2; exit 1; }
 done
 
@@ -112,50 +116,57 @@ side_by_side() {
 # ----------------------------------------------------------- topology
 
 say "building the network: client - LAN - fw1/fw2 - LAN - server, namespaces $CTS_P-*"
-topo_pair || exit 1
-topo_check || exit 1
-say "client 198.51.100.10 reaches server 203.0.113.10 through fw1 (VIPs .1 on fw1)"
-say "firewalls: forward policy drop, only established/related and new SYNs pass, tcp_loose=0"
+topo_pair && topo_check && topo_failover || exit 1
+say "client 198.51.100.10 reaches server 203.0.113.10 through the VIPs .1, which keepalived will hold"
+say "firewalls: forward policy drop, only established/related and new SYNs pass, tcp_loose=0;"
+say "a packet of an established connection passes only if its firewall has its state"
 pause
 
-# -------------------------------------------------------------- daemons
+# ---------------------------------------------------- daemons, keepalived
 
 # One sync key for both, as an operator would make it (ctsyncd --genkey):
 # every datagram between them is authenticated and encrypted.
 key=$(key_file_new sync.key 1) || { echo "ctsyncd --genkey failed"; exit 1; }
-for n in 1 2; do ctsyncd_config "$CTS_TMP/fw$n.yaml" "$n" udp 4 "key_file=$key" encrypt=true; done
-start_ctsyncd fw1 "$NS_FW1" "$CTS_TMP/fw1.yaml"
-start_ctsyncd fw2 "$NS_FW2" "$CTS_TMP/fw2.yaml"
+for n in 1 2; do
+	ctsyncd_failover_config "$CTS_TMP/fw$n.yaml" "$n"
+	sed -i "/^sync:/a\\  key_file: $key\\n  encrypt: true" "$CTS_TMP/fw$n.yaml"
+	start_ctsyncd_ts "fw$n" "$CTS_P-fw$n" "$CTS_TMP/fw$n.yaml"
+done
 ctsyncd_up() { ctctl_in "$1" "$2" status >/dev/null 2>&1; }
 if ! wait_until 15 ctsyncd_up "$NS_FW1" "$SOCK1" || ! wait_until 15 ctsyncd_up "$NS_FW2" "$SOCK2"; then
 	echo "ctsyncd did not start"
 	exit 1
 fi
-say "ctsyncd runs on fw1 and fw2, syncing over UDP on 192.0.2.1 <-> 192.0.2.2," \
-	"encrypted with key 1; fw1 says:"
-ctctl_in "$NS_FW1" "$SOCK1" status | indent
+keepalived_setup_bin || { echo "installing the keepalived scripts failed"; exit 1; }
+keepalived_config "$CTS_TMP/ka-fw1.conf" 1 150 0.1
+keepalived_config "$CTS_TMP/ka-fw2.conf" 2 100 0.1
+log_has() { grep -q -- "$2" "$CTS_TMP/$1.log" 2>/dev/null; }
+start_keepalived ka-fw1 "$NS_FW1" "$CTS_TMP/ka-fw1.conf"
+wait_until 15 has_vips "$NS_FW1" && wait_until 10 log_has fw1 "becoming master" ||
+	{ echo "fw1 did not become master"; exit 1; }
+start_keepalived ka-fw2 "$NS_FW2" "$CTS_TMP/ka-fw2.conf"
+wait_until 15 log_has fw2 "becoming backup" || { echo "fw2 did not become backup"; exit 1; }
+say "ctsyncd and keepalived (VRRPv3, 0.1 s adverts) run on both; sync over UDP 192.0.2.1 <-> .2," \
+	"encrypted. keepalived made fw1 master and fw2 backup, through its notify FIFO and ctctl. fw2 says:"
+ctctl_in "$NS_FW2" "$SOCK2" status | indent
 pause
 
 # -------------------------------------------------------------- traffic
 
-start_bg "$NS_SV" "$CTS_TMP/server.log" socat -u TCP6-LISTEN:5001,ipv6only=0,fork,reuseaddr OPEN:/dev/null
-listening() { [[ -n $(nsx "$NS_SV" ss -Hltn "( sport = :5001 )") ]]; }
-wait_until 5 listening || { echo "server did not start"; exit 1; }
-declare -A CONN_FD=()
-conn() {	# conn NAME SPORT TARGET: a TCP connection held open by a FIFO
-	local fifo=$CTS_TMP/$1.fifo fd
-	mkfifo "$fifo"
-	exec {fd}<>"$fifo"
-	CONN_FD[$1]=$fd
-	start_bg "$NS_CL" "$CTS_TMP/$1.log" socat -u "OPEN:$fifo" "$3,sourceport=$2"
-}
-established() { [[ -n $(nsx "$NS_CL" ss -Htn state established "( sport = :$1 )") ]]; }
-conn web 41001 TCP4:203.0.113.10:5001
-conn nat 40001 TCP4:203.0.113.10:5001
-conn v6 41002 'TCP6:[2001:db8:2::10]:5001'
-for p in 41001 40001 41002; do wait_until 5 established "$p" || { echo "connection $p failed"; exit 1; }; done
-for c in web nat v6; do echo "hello" >&"${CONN_FD[$c]}"; done
-say "3 TCP connections open through fw1 (one NATed and marked 42, one IPv6)"
+start_bg "$NS_SV" "$CTS_TMP/server.log" "$FLOWGEN" server 7000
+listening() { [[ -n $(nsx "$NS_SV" ss -Hltn "( sport = :7000 )") ]]; }
+wait_until 5 listening || { echo "flowgen server did not start"; exit 1; }
+declare -A CL_PID=()
+for c in "A 198.51.100.10 50 5" "N $CTS_NAT_SRC 10 1"; do
+	read -r name src ntcp nudp <<<"$c"
+	start_bg "$NS_CL" "$CTS_TMP/$name.out" "$FLOWGEN" client -i 50 -n "$ntcp" -u "$nudp" \
+		--list --report "$CTS_TMP/$name.json" -s "$src" 203.0.113.10 7000
+	CL_PID[$name]=$BG_PID
+done
+reported() { [[ -s $CTS_TMP/A.json && -s $CTS_TMP/N.json ]]; }
+wait_until 10 reported || { echo "flowgen clients did not connect"; exit 1; }
+say "66 connections through fw1 (50 TCP + 5 UDP, and 10 TCP + 1 UDP SNATed to 203.0.113.1)," \
+	"each echoing a message every 50 ms"
 
 out=$(nsx "$NS_FW1" "$CTGEN" -n "$NFLOWS" 2>&1)
 say "ctgen on fw1: $out"
@@ -164,21 +175,20 @@ last=""
 while :; do
 	n1=$(cache_count "$NS_FW1" "$SOCK1" internal)
 	n2=$(cache_count "$NS_FW2" "$SOCK2" external)
-	if [[ "$n1 $n2" != "$last" ]]; then
-		printf '    fw1 internal %6s   fw2 external %6s\n' "$n1" "$n2"
-		last="$n1 $n2"
+	k2=$(nsx "$NS_FW2" conntrack -C 2>/dev/null)
+	if [[ "$n1 $n2 $k2" != "$last" ]]; then
+		printf '    fw1 internal %6s   fw2 external %6s   fw2 kernel %6s\n' "$n1" "$n2" "$k2"
+		last="$n1 $n2 $k2"
 	fi
-	((n1 >= NFLOWS && n1 == n2)) && break
+	((n1 >= NFLOWS && n1 == n2 && k2 >= n2)) && break
 	if (($(cts_now_us) - t0 > 60000000)); then echo "    not replicated after 60 s"; break; fi
 	sleep 0.05
 done
-say "replicated to fw2 in $(fmt_us $(($(cts_now_us) - t0))) s. fw2's status and stats:"
-ctctl_in "$NS_FW2" "$SOCK2" status | indent
-stats_compact "$NS_FW2" "$SOCK2"
-say "fw2: ctctl dump external (the real flows, then a few generated ones)"
+say "replicated to fw2 in $(fmt_us $(($(cts_now_us) - t0))) s, into its cache and, as a hot" \
+	"standby, its kernel. fw2: ctctl dump external (a few real flows, a few generated):"
 ctctl_in "$NS_FW2" "$SOCK2" dump external >"$CTS_TMP/ext.txt" 2>&1
 {
-	grep -Ev 'src=198\.1[89]\.|^[0-9]+ flows' "$CTS_TMP/ext.txt"
+	grep -Ev 'src=198\.1[89]\.|^[0-9]+ flows' "$CTS_TMP/ext.txt" | grep -m 4 ''
 	grep -m 3 'src=198\.1[89]\.' "$CTS_TMP/ext.txt"
 	echo "... $(grep -Eo '^[0-9]+ flows' "$CTS_TMP/ext.txt")"
 } | cut -c1-140 | indent
@@ -192,35 +202,53 @@ t0=$(cts_now_us)
 want=$((n1 - NDESTROY))
 drained() { [[ $(cache_count "$NS_FW2" "$SOCK2" external) == "$want" ]]; }
 if wait_until 30 drained; then
-	say "fw2's external cache followed: $want flows, $(fmt_us $(($(cts_now_us) - t0))) s after the destroy"
+	say "fw2 followed: $want flows, $(fmt_us $(($(cts_now_us) - t0))) s after the destroy;" \
+		"its kernel now $(nsx "$NS_FW2" conntrack -C 2>/dev/null) entries"
 else
 	say "fw2's external cache holds $(cache_count "$NS_FW2" "$SOCK2" external) flows, expected $want"
 fi
-pause
-
-# -------------------------------------------------------------- commit
-
-say "fw2 before commit: $(nsx "$NS_FW2" conntrack -C 2>/dev/null) conntrack entries (its own sync traffic)"
-say "ctctl commit on fw2 (what keepalived's notify script will do when fw2 becomes master):"
-ctctl_in "$NS_FW2" "$SOCK2" commit 2>&1 | indent
 ct_compact "$NS_FW1" >"$CTS_TMP/ct1.txt"
 ct_compact "$NS_FW2" >"$CTS_TMP/ct2.txt"
-say "conntrack -L, fw1 (where the traffic is) and fw2 (after commit), real flows first:"
+say "conntrack -L, fw1 (the master, carrying the traffic) and fw2 (the backup), real flows first:"
 side_by_side "$CTS_TMP/ct1.txt" "$CTS_TMP/ct2.txt" \
-	"fw1: $(wc -l <"$CTS_TMP/ct1.txt") flows" "fw2: $(wc -l <"$CTS_TMP/ct2.txt") flows" 9
+	"fw1: $(wc -l <"$CTS_TMP/ct1.txt") flows" "fw2: $(wc -l <"$CTS_TMP/ct2.txt") flows" 6
 pause
 
 # ------------------------------------------------------------ failover
 
-# HOOK: failover.  Coming with the keepalived integration: start
-# keepalived on fw1 and fw2 (VRRP on out0/in0, notify script calling
-# `ctctl commit` then the GARP/NA step), stop fw1 (links down or
-# SIGKILL), and show that the connections above keep passing through fw2
-# under the strict policy (nft counter "invalid" stays 0).  Until then
-# vip_move in tests/netns/lib.sh moves the addresses by hand.
-demo_failover() {
-	say "failover with keepalived: not in this version yet (hook: demo_failover in scripts/demo.sh)"
+# flows_summary: from fresh flowgen reports: "UP TOTAL LONGEST_SILENCE_MS".
+flows_summary() {
+	local c seq
+	for c in A N; do
+		seq=$(jq -r '.report // 0' "$CTS_TMP/$c.json" 2>/dev/null)
+		kill -USR1 "${CL_PID[$c]}"
+		newer() { (($(jq -r '.report // 0' "$CTS_TMP/$1.json" 2>/dev/null) > $2)); }
+		wait_until 5 newer "$c" "$seq"
+	done
+	jq -s -r '[.[] | .flows[]] | "\(map(select(.state == "up")) | length) \(length) \(map(.interval_silence_ms) | max)"' \
+		"$CTS_TMP/A.json" "$CTS_TMP/N.json"
 }
-demo_failover
+read -r up total _ < <(flows_summary)
+inv0=$(fw_invalid "$NS_FW2")
+say "fw1 dies now: its ports stop passing frames, its keepalived and ctsyncd get SIGKILL" \
+	"($up/$total connections up)"
+t0=$(cts_now_us)
+fw_blackhole "$NS_FW1"
+mapfile -t pids < <(proc_tree "${CTS_DPID[ka-fw1]}")
+{ kill -KILL "${pids[@]}" "${CTS_DPID[fw1]}"; stop_keepalived ka-fw1 KILL; stop_ctsyncd fw1 KILL; } 2>/dev/null
+WAIT_INTERVAL=0.01 wait_until 10 has_vips "$NS_FW2" || { echo "fw2 did not take over"; exit 1; }
+t1=$(cts_now_us)
+wait_until 10 log_has fw2 "committed" || { echo "fw2's ctsyncd was not told it is master"; exit 1; }
+say "fw2 holds the VIPs $(fmt_us $((t1 - t0))) s later (keepalived: 3 missed adverts); ctctl master" \
+	"on fw2: $(grep 'committed' "$CTS_TMP/fw2.log" | tail -n 1 | sed 's/^\[[^]]*\] //')"
+sleep 3
+read -r up total silence < <(flows_summary)
+inv1=$(fw_invalid "$NS_FW2")
+say "3 s later: $up of $total connections still echoing through fw2; the longest silence any saw:" \
+	"$silence ms (VRRP detection + TCP's retransmission); packets fw2 dropped as invalid:" \
+	"$((${inv1% *} - ${inv0% *}))"
+say "fw2: ctctl stats (one line per section):"
+stats_compact "$NS_FW2" "$SOCK2"
+pause
 
 say "done; removing namespaces, processes and temp files"
