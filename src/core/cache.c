@@ -14,12 +14,35 @@
 
 #include "cache.h"
 
+/* Under AddressSanitizer a free entry (but its free-list link) and the
+ * part of an external entry past its end are poisoned, so a use after
+ * cache_del() or a touch of an external entry's tx.ua is still caught
+ * although both lie inside a slab. */
+#if defined(__SANITIZE_ADDRESS__)
+#define CACHE_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CACHE_ASAN 1
+#endif
+#endif
+#ifdef CACHE_ASAN
+#include <sanitizer/asan_interface.h>
+#define POISON(p, n)	ASAN_POISON_MEMORY_REGION((p), (n))
+#define UNPOISON(p, n)	ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#define REDZONE		16	/* poisoned for good after each entry: an
+				 * external entry's tx.ua lands in it */
+#else
+#define POISON(p, n)	((void)(p), (void)(n))
+#define UNPOISON(p, n)	((void)(p), (void)(n))
+#define REDZONE		0
+#endif
+
 #define CACHE_MIN_BUCKETS 1024u
 /* Old buckets moved per cache_add(): the migration ends after nold / 8
  * adds, long before the new table fills (nold adds). */
 #define MIGRATE_PER_ADD	8u
 
-struct cache *cache_new(size_t max_entries, uint32_t seed)
+static struct cache *cache_make(size_t max_entries, uint32_t seed, size_t esize)
 {
 	struct cache *c = calloc(1, sizeof(*c));
 
@@ -33,23 +56,73 @@ struct cache *cache_new(size_t max_entries, uint32_t seed)
 	}
 	c->seed = seed;
 	c->max = max_entries;
+	/* every entry aligned as a whole one */
+	c->esize = (esize + _Alignof(struct cache_entry) - 1) &
+		   ~(_Alignof(struct cache_entry) - 1);
 	return c;
 }
 
-static void entry_free(struct cache_entry *e)
+struct cache *cache_new(size_t max_entries, uint32_t seed)
 {
-	flow_free_ext(&e->flow);
-	free(e);
+	return cache_make(max_entries, seed, sizeof(struct cache_entry));
 }
 
-static void free_chains(struct cache_entry **b, uint32_t from, uint32_t to)
+struct cache *cache_new_external(size_t max_entries, uint32_t seed)
+{
+	return cache_make(max_entries, seed, CACHE_EXTERNAL_ENTRY);
+}
+
+/* A free entry: only its link is readable. */
+static void entry_put(struct cache *c, struct cache_entry *e)
+{
+	e->hnext = c->free;
+	c->free = e;
+	POISON((char *)e + sizeof(e->hnext), c->esize - sizeof(e->hnext));
+}
+
+/* A zeroed entry, or NULL on ENOMEM. */
+static struct cache_entry *entry_get(struct cache *c)
+{
+	struct cache_entry *e;
+
+	if (!c->free) {
+		size_t stride = c->esize + REDZONE;
+		struct cache_slab *s = malloc(sizeof(*s) + CACHE_SLAB * stride);
+
+		if (!s)
+			return NULL;
+		s->next = c->slabs;
+		c->slabs = s;
+		POISON(s->mem, CACHE_SLAB * stride);
+		for (size_t i = CACHE_SLAB; i-- > 0;) {
+			struct cache_entry *n = (void *)((char *)s->mem + i * stride);
+
+			UNPOISON(n, sizeof(n->hnext));
+			entry_put(c, n);
+		}
+	}
+	e = c->free;
+	c->free = e->hnext;
+	UNPOISON(e, c->esize);
+	memset(e, 0, c->esize);
+	return e;
+}
+
+static void entry_free(struct cache *c, struct cache_entry *e)
+{
+	flow_free_ext(&e->flow);
+	entry_put(c, e);
+}
+
+static void free_chains(struct cache *c, struct cache_entry **b, uint32_t from,
+			uint32_t to)
 {
 	for (uint32_t i = from; i < to; i++) {
 		struct cache_entry *e = b[i], *n;
 
 		for (; e; e = n) {
 			n = e->hnext;
-			entry_free(e);
+			entry_free(c, e);
 		}
 		b[i] = NULL;
 	}
@@ -57,15 +130,24 @@ static void free_chains(struct cache_entry **b, uint32_t from, uint32_t to)
 
 void cache_clear(struct cache *c)
 {
-	free_chains(c->buckets, 0, c->nbuckets);
+	free_chains(c, c->buckets, 0, c->nbuckets);
 	if (c->old) {
-		free_chains(c->old, c->migrated, c->nold);
+		free_chains(c, c->old, c->migrated, c->nold);
 		free(c->old);
 		c->old = NULL;
 	}
 	c->st.deleted += c->count;
 	c->count = 0;
 	c->dead = 0;
+	/* no entry is left: give the slabs back */
+	while (c->slabs) {
+		struct cache_slab *s = c->slabs;
+
+		c->slabs = s->next;
+		UNPOISON(s->mem, CACHE_SLAB * (c->esize + REDZONE));
+		free(s);
+	}
+	c->free = NULL;
 }
 
 void cache_free(struct cache *c)
@@ -142,15 +224,16 @@ struct cache_entry *cache_add(struct cache *c, const struct flow *f)
 		c->st.full++;
 		return NULL;
 	}
-	e = calloc(1, sizeof(*e));
+	e = entry_get(c);
 	if (!e || flow_copy(&e->flow, f) < 0) {
-		free(e);
+		if (e)
+			entry_put(c, e);
 		c->st.nomem++;
 		return NULL;
 	}
 	list_init(&e->tx.q);
-	list_init(&e->tx.ua);
-	e->tx.kind = TXN_ENTRY;
+	if (c->esize >= sizeof(*e))
+		list_init(&e->tx.ua);
 	if (!c->iterating) {
 		if (c->old)
 			migrate(c, MIGRATE_PER_ADD);
@@ -179,7 +262,7 @@ void cache_del(struct cache *c, struct cache_entry *e)
 		c->dead--;
 	c->count--;
 	c->st.deleted++;
-	entry_free(e);
+	entry_free(c, e);
 }
 
 void cache_set_dead(struct cache *c, struct cache_entry *e, bool dead)

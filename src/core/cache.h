@@ -21,32 +21,35 @@
 #define CE_DEAD		0x01	/* tombstone: destroyed, kept until peers know */
 
 /*
- * A node of the sender's queues: the entry itself, or a control marker.
+ * A node of the sender's queues: the entry itself, or the bulk-end marker
+ * (ftfw's own txnode, told apart by its address).
  *   q:  on the send queue (something to send)
  *   ua: sent, not yet acknowledged by every live peer; the unacked list is
  *       kept in ascending seq order
- * Receiver side (external caches) reuses q for its tombstone list.
+ * Receiver side (external caches) reuses q for its tombstone list and
+ * never uses ua: an external cache's entries end before it (see
+ * cache_new_external()), so ua stays the last member.
  */
 struct txnode {
 	struct list q;
-	struct list ua;
 	uint64_t    seq;	/* sender: seq of the last DATA that carried it,
 				 * 0 = never sent; receiver: seq its state
 				 * came from */
-	uint8_t     kind;	/* TXN_ENTRY, TXN_BULK_END */
+	struct list ua;
 };
 
-enum { TXN_ENTRY = 0, TXN_BULK_END = 1 };
-
 struct cache_entry {
-	struct cache_entry *hnext;
+	struct cache_entry *hnext;	/* chain; the free list when free */
 	struct flow   flow;
-	struct txnode tx;
 	uint8_t       flags;	/* CE_* */
 	uint8_t       gen;	/* reconcile generation (internal cache) */
 	uint32_t      kexp;	/* external, hot standby: when the kernel's copy
 				 * runs out (daemon clock, s); 0 not written */
+	struct txnode tx;	/* last: external entries stop before tx.ua */
 };
+
+/* Bytes of an external cache's entry: everything up to tx.ua. */
+#define CACHE_EXTERNAL_ENTRY	offsetof(struct cache_entry, tx.ua)
 
 struct cache_stats {
 	uint64_t added;
@@ -62,6 +65,19 @@ struct cache_stats {
  * more.  No single call ever rehashes the whole table (at 1M entries
  * that stalled the event loop for tens of milliseconds).
  */
+/*
+ * Entries come from slabs of CACHE_SLAB objects, esize bytes each, and go
+ * back to a free list: no allocator header or rounding per entry (at a
+ * million flows that was 8-16 bytes each).  Slabs are released when the
+ * cache is cleared.
+ */
+#define CACHE_SLAB	1024
+
+struct cache_slab {
+	struct cache_slab *next;
+	max_align_t mem[];
+};
+
 struct cache {
 	struct cache_entry **buckets;
 	uint32_t nbuckets;	/* power of two */
@@ -73,11 +89,17 @@ struct cache {
 	size_t   count;		/* entries, tombstones included */
 	size_t   dead;		/* tombstones */
 	size_t   max;
+	size_t   esize;		/* bytes per entry */
+	struct cache_slab *slabs;
+	struct cache_entry *free;	/* free entries, through hnext */
 	struct cache_stats st;
 };
 
-/* Returns NULL on ENOMEM. */
+/* Returns NULL on ENOMEM.  cache_new(): whole entries, for the internal
+ * cache (the sender's queues use tx.ua); cache_new_external(): entries
+ * without tx.ua, which must then never be touched. */
 struct cache *cache_new(size_t max_entries, uint32_t seed);
+struct cache *cache_new_external(size_t max_entries, uint32_t seed);
 void cache_free(struct cache *c);
 /* Remove every entry (callers first unlink entries from their lists). */
 void cache_clear(struct cache *c);
@@ -85,8 +107,8 @@ void cache_clear(struct cache *c);
 struct cache_entry *cache_find(const struct cache *c, const struct flow_key *k);
 
 /*
- * Add a copy of f (its ext is copied too).  The new entry has its txnode
- * lists unlinked and seq 0.  Returns NULL when the cache is full (st.full)
+ * Add a copy of f (its ext is copied too).  The new entry is zeroed, its
+ * txnode lists unlinked and seq 0.  Returns NULL when the cache is full (st.full)
  * or memory ran out (st.nomem).  The key must not be present.
  */
 struct cache_entry *cache_add(struct cache *c, const struct flow *f);

@@ -431,7 +431,7 @@ static void pop_acked(struct ftfw *f)
 			break;
 		list_del(&n->ua);
 		f->popped_to = n->seq;
-		if (n->kind == TXN_ENTRY) {
+		if (n != &f->bulk_end) {
 			struct cache_entry *e = txnode_entry(n);
 
 			if ((e->flags & CE_DEAD) && !list_linked(&n->q))
@@ -513,7 +513,7 @@ static struct ftfw_peer *peer_init(struct ftfw *f, int i, const char *name)
 	struct ftfw_peer *p = &f->peers[i];
 
 	memset(p, 0, sizeof(*p));
-	p->rx.ext = cache_new(f->conf.max_external, f->conf.hash_seed ^ (uint32_t)i);
+	p->rx.ext = cache_new_external(f->conf.max_external, f->conf.hash_seed ^ (uint32_t)i);
 	if (!p->rx.ext)
 		return NULL;
 	list_init(&p->rx.tombstones);
@@ -563,7 +563,6 @@ struct ftfw *ftfw_new(const struct ftfw_conf *conf, struct cache *internal)
 	list_init(&f->unacked);
 	list_init(&f->bulk_end.q);
 	list_init(&f->bulk_end.ua);
-	f->bulk_end.kind = TXN_BULK_END;
 	f->tx_counter = conf->first_counter;
 	return f;
 }
@@ -1031,7 +1030,7 @@ static size_t build_data(struct ftfw *f, uint8_t *buf, size_t cap)
 
 		if (!open && !list_linked(&n->ua))
 			break;
-		if (n->kind == TXN_BULK_END) {
+		if (n == &f->bulk_end) {
 			r = wire_put_bulk_end(&w, (uint32_t)f->bulk_begin);
 		} else {
 			struct cache_entry *e = txnode_entry(n);
@@ -1054,7 +1053,7 @@ static size_t build_data(struct ftfw *f, uint8_t *buf, size_t cap)
 		/* A bulk entry sent again after BULK_END went out: send
 		 * BULK_END again after it, so no receiver sweeps before it
 		 * holds this entry's state. */
-		if (n->kind == TXN_ENTRY && list_linked(&f->bulk_end.ua) &&
+		if (n != &f->bulk_end && list_linked(&f->bulk_end.ua) &&
 		    old >= f->bulk_begin && old < f->bulk_end.seq)
 			txq_add(f, &f->bulk_end);
 	}

@@ -219,6 +219,75 @@ static void test_ext_copied(void **state)
 	cache_free(c);
 }
 
+static size_t nslabs(const struct cache *c)
+{
+	size_t n = 0;
+
+	for (const struct cache_slab *s = c->slabs; s; s = s->next)
+		n++;
+	return n;
+}
+
+/*
+ * Entries come from slabs: a deleted entry's memory serves the next add
+ * (the table does not grow under churn), comes back zeroed, and clearing
+ * the table gives the slabs back.  External entries are shorter (no
+ * tx.ua) and work the same.
+ */
+static void test_slab(void **state)
+{
+	struct cache *caches[2] = { cache_new(0, 5), cache_new_external(0, 5) };
+	struct flow f;
+
+	(void)state;
+	assert_true(caches[1]->esize < caches[0]->esize);
+	assert_true(caches[1]->esize >= offsetof(struct cache_entry, tx.seq) + sizeof(uint64_t));
+	for (int k = 0; k < 2; k++) {
+		struct cache *c = caches[k];
+		size_t slabs;
+
+		assert_non_null(c);
+		for (uint32_t i = 0; i < 3000; i++) {
+			struct cache_entry *e;
+
+			mk(&f, i);
+			assert_non_null(e = cache_add(c, &f));
+			e->kexp = 77;
+			e->gen = 3;
+			e->tx.seq = 99;
+			cache_set_dead(c, e, true);
+		}
+		slabs = nslabs(c);
+		assert_int_equal(slabs, (3000 + CACHE_SLAB - 1) / CACHE_SLAB);
+		for (int round = 0; round < 3; round++) {
+			for (uint32_t i = 0; i < 3000; i++) {
+				mk(&f, i + (uint32_t)round * 3000);
+				cache_del(c, cache_find(c, &f.key));
+			}
+			for (uint32_t i = 0; i < 3000; i++) {
+				struct cache_entry *e;
+
+				mk(&f, i + (uint32_t)(round + 1) * 3000);
+				assert_non_null(e = cache_add(c, &f));
+				assert_int_equal(e->kexp, 0);
+				assert_int_equal(e->gen, 0);
+				assert_int_equal(e->flags, 0);
+				assert_int_equal(e->tx.seq, 0);
+				assert_false(list_linked(&e->tx.q));
+				assert_int_equal(e->flow.mark, i + (uint32_t)(round + 1) * 3000);
+			}
+		}
+		assert_int_equal(nslabs(c), slabs);	/* reused, not grown */
+		assert_int_equal(cache_live(c), 3000);
+		cache_clear(c);
+		assert_null(c->slabs);
+		assert_int_equal(c->count, 0);
+		mk(&f, 1);
+		assert_non_null(cache_add(c, &f));	/* usable after a clear */
+		cache_free(c);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -228,6 +297,7 @@ int main(void)
 		cmocka_unit_test(test_foreach_delete),
 		cmocka_unit_test(test_ext_copied),
 		cmocka_unit_test(test_incremental_rehash),
+		cmocka_unit_test(test_slab),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
