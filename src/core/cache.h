@@ -19,6 +19,8 @@
 
 /* cache_entry.flags */
 #define CE_DEAD		0x01	/* tombstone: destroyed, kept until peers know */
+#define CE_QUEUED	0x02	/* external, hot standby: waiting to be written
+				 * into the kernel */
 
 /*
  * A node of the sender's queues: the entry itself, or the bulk-end marker

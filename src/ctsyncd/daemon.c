@@ -61,25 +61,35 @@ enum role { ROLE_NONE, ROLE_MASTER, ROLE_BACKUP };
  * is rewritten about every T - MIRROR_MARGIN_S seconds. */
 #define MIRROR_SWEEP_MS		5000
 #define MIRROR_MARGIN_S		15
-#define MIRROR_MAX_PENDING	(1u << 20)
+/* Writes per turn of the event loop (a few tens of ms of kernel work):
+ * a large table is written in steps, with input, the control socket and
+ * the watchdog served in between. */
+#define MIRROR_CHUNK		8192
+/* Changed flows waiting to be written; past it they are left to the
+ * refresh sweep.  Deletes always wait. */
+#define MIRROR_QUEUE		65536
 
 /*
  * Hot standby: a backup keeps its peers' flows in its own kernel, so that
  * the packets keepalived sends its way the moment it becomes master
  * (before any notify script has run) find their state.  Changes of the
- * external caches are noted here by key and written in batches at the
- * end of each burst of input, with the entry's state as of then.
+ * external caches wait here by key, each flow once (CE_QUEUED: it is
+ * written with its state as of then), and are written in steps of
+ * MIRROR_CHUNK.  A copy whose timeout nears, or that was never written
+ * (kexp 0), is found by the refresh sweep, which also takes over when
+ * the queue is full.
  */
 struct mirror {
-	struct flow_key *keys;		/* changed since the last flush */
-	size_t   n, cap, i;		/* i: the flush's position */
-	bool     all;			/* too many noted: rewrite everything */
+	struct flow_key *keys;		/* waiting: keys[i..n) */
+	size_t   n, cap, i;
+	unsigned budget;		/* writes left in this step */
+	bool     sweep_due;		/* sweep before the queue runs dry */
 	struct flow gone;		/* what a delete yields */
 	uint32_t now_s;
 	uint64_t sweep_at;		/* next refresh sweep (ms) */
 	/* counters */
 	uint64_t flushes, written, created, updated, deleted, refreshed;
-	uint64_t failed, released, events, restored;
+	uint64_t failed, released, events, restored, deferred, dropped;
 };
 
 struct daemon {
@@ -164,24 +174,60 @@ static bool mirrored(const struct daemon *d, const struct flow_key *k)
 	return d->hot && d->role == ROLE_BACKUP && find_external(d, k);
 }
 
-static void mirror_note(struct daemon *d, const struct flow_key *k)
+static bool mirror_queue_full(const struct mirror *m)
 {
-	struct mirror *m = &d->m;
+	return m->n - m->i >= MIRROR_QUEUE;
+}
 
-	if (m->all)
-		return;
+/* Append k; -1 when memory ran out. */
+static int mirror_push(struct mirror *m, const struct flow_key *k)
+{
+	if (m->n == m->cap && m->i > 0) {	/* reuse the consumed front */
+		memmove(m->keys, m->keys + m->i, (m->n - m->i) * sizeof(*m->keys));
+		m->n -= m->i;
+		m->i = 0;
+	}
 	if (m->n == m->cap) {
 		size_t cap = m->cap ? m->cap * 2 : 1024;
-		struct flow_key *v;
+		struct flow_key *v = realloc(m->keys, cap * sizeof(*v));
 
-		if (cap > MIRROR_MAX_PENDING || !(v = realloc(m->keys, cap * sizeof(*v)))) {
-			m->all = true;	/* the next flush rewrites everything */
-			return;
-		}
+		if (!v)
+			return -1;
 		m->keys = v;
 		m->cap = cap;
 	}
 	m->keys[m->n++] = *k;
+	return 0;
+}
+
+/* Queue e (a live external entry): once; with the queue full, or no
+ * memory, it is left to the sweep. */
+static void mirror_queue(struct daemon *d, struct cache_entry *e)
+{
+	struct mirror *m = &d->m;
+
+	if (e->flags & CE_QUEUED)
+		return;
+	if (mirror_queue_full(m) || mirror_push(m, &e->flow.key) < 0) {
+		e->kexp = 0;
+		m->sweep_due = true;
+		m->deferred++;
+		return;
+	}
+	e->flags |= CE_QUEUED;
+}
+
+/* k's copy must follow the external caches: written, or deleted when no
+ * peer holds k any more. */
+static void mirror_note(struct daemon *d, const struct flow_key *k)
+{
+	struct cache_entry *e = find_external(d, k);
+
+	if (e)
+		mirror_queue(d, e);
+	else if (mirror_push(&d->m, k) < 0 && d->m.dropped++ == 0)
+		log_warnx("hot standby: out of memory, a destroyed flow stays "
+			  "in the kernel until it times out");
 }
 
 static void on_external(void *arg, const struct flow_key *k)
@@ -268,20 +314,25 @@ static void flush_output(struct daemon *d);
  * claims as its own (it carried it while it was master) is the peer's
  * now: the claim is withdrawn, and the peer told.
  */
+static void watchdog_feed(struct daemon *d);
+
 static const struct flow *mirror_next(void *arg, bool *del)
 {
 	struct daemon *d = arg;
 	struct mirror *m = &d->m;
 
-	while (m->i < m->n) {
+	while (m->i < m->n && m->budget) {
 		const struct flow_key k = m->keys[m->i++];
 		struct cache_entry *e = find_external(d, &k), *own;
 
+		if ((--m->budget & 1023) == 0)
+			watchdog_feed(d);
 		if (!e) {
 			m->gone.key = k;
 			*del = true;
 			return &m->gone;
 		}
+		e->flags &= ~CE_QUEUED;
 		if ((own = cache_find(d->internal, &k)) && !(own->flags & CE_DEAD)) {
 			ftfw_local_destroy(d->ftfw, &k);
 			m->released++;
@@ -293,57 +344,83 @@ static const struct flow *mirror_next(void *arg, bool *del)
 	return NULL;
 }
 
-static int note_live(struct cache_entry *e, void *arg)
-{
-	if (!(e->flags & CE_DEAD))
-		mirror_note(arg, &e->flow.key);
-	return 0;
-}
-
-static int note_expiring(struct cache_entry *e, void *arg)
+/* Queue the copies that run out within the margin or were never written,
+ * until the queue is full (the next sweep goes on from there). */
+static int sweep_one(struct cache_entry *e, void *arg)
 {
 	struct daemon *d = arg;
 
-	if (!(e->flags & CE_DEAD) && e->kexp <= d->m.now_s + MIRROR_MARGIN_S) {
+	if ((e->flags & (CE_DEAD | CE_QUEUED)) || e->kexp > d->m.now_s + MIRROR_MARGIN_S)
+		return 0;
+	if (mirror_queue_full(&d->m))
+		return 1;
+	if (e->kexp)
 		d->m.refreshed++;
-		mirror_note(d, &e->flow.key);
-	}
+	mirror_queue(d, e);
 	return 0;
 }
 
-/* Note every flow the peers hold (live), or only those whose kernel copy
- * runs out within the margin (or was never written). */
-static void mirror_note_all(struct daemon *d, bool expiring)
+static void mirror_sweep(struct daemon *d)
 {
+	int full = 0;
+
+	d->m.sweep_due = false;
 	d->m.now_s = (uint32_t)(now_ms() / 1000);
+	for (int i = 0; i < FTFW_MAX_PEERS && !full; i++)
+		if (d->ftfw->peers[i].used)
+			full = cache_foreach(d->ftfw->peers[i].rx.ext, sweep_one, d);
+	if (full)
+		d->m.sweep_due = true;
+}
+
+/* Every copy is to be written again (becoming backup). */
+static int unwritten_one(struct cache_entry *e, void *arg)
+{
+	e->kexp = 0;
+	e->flags &= ~CE_QUEUED;
+	return 0;
+}
+
+static void mirror_rewrite_all(struct daemon *d)
+{
+	d->m.i = d->m.n = 0;
 	for (int i = 0; i < FTFW_MAX_PEERS; i++)
 		if (d->ftfw->peers[i].used)
-			cache_foreach(d->ftfw->peers[i].rx.ext,
-				      expiring ? note_expiring : note_live, d);
+			cache_foreach(d->ftfw->peers[i].rx.ext, unwritten_one, NULL);
+	d->m.sweep_due = true;
+}
+
+static bool mirror_pending(const struct daemon *d)
+{
+	return d->hot && d->role == ROLE_BACKUP &&
+	       (d->m.i < d->m.n || d->m.sweep_due);
 }
 
 static int reconcile(struct daemon *d);
 
-/* Write what was noted.  The events the writes cause are ours and are
- * read as they come (a copy is not replicated back). */
+/* Write one step of what waits (MIRROR_CHUNK at most; the timer brings
+ * the next).  The events the writes cause are ours and are read as they
+ * come (a copy is not replicated back). */
 static void mirror_flush(struct daemon *d)
 {
 	struct mirror *m = &d->m;
 	struct commit_result r;
 
-	if (m->all) {
-		m->all = false;
-		m->n = 0;
-		mirror_note_all(d, false);
-	}
-	if (!m->n)
+	if (!mirror_pending(d))
 		return;
-	m->i = 0;
+	if (m->i == m->n) {
+		m->i = m->n = 0;
+		mirror_sweep(d);
+		if (m->i == m->n)
+			return;
+	}
+	m->budget = MIRROR_CHUNK;
 	m->now_s = (uint32_t)(now_ms() / 1000);
 	if (kernel_commit(d->k, mirror_next, d, d->conf.kernel.commit_batch,
 			  KERNEL_REFRESH, on_flow, d, &r) < 0)
-		log_warn("hot standby: writing %zu flows into the kernel", m->n);
-	m->n = 0;
+		log_warn("hot standby: writing flows into the kernel");
+	if (m->i == m->n)
+		m->i = m->n = 0;
 	m->flushes++;
 	m->written += r.created + r.updated;
 	m->created += r.created;
@@ -395,6 +472,8 @@ static void arm_timer(struct daemon *d)
 		at = d->watchdog_at;
 	if (d->m.sweep_at && d->m.sweep_at < at)
 		at = d->m.sweep_at;
+	if (mirror_pending(d))
+		at = now;
 
 	ev_timer_stop(d->loop, &d->timer);
 	ev_timer_set(&d->timer, at > now ? (double)(at - now) / 1000.0 : 0.0, 0.0);
@@ -491,6 +570,22 @@ static void announce_round(struct daemon *d)
 	d->announce_at = now_ms() + d->conf.failover.interval_ms;
 }
 
+/* Tell systemd we live, when due.  Also called between the batches of a
+ * long kernel write (a commit, a large copy): those make progress. */
+static void watchdog_feed(struct daemon *d)
+{
+#if HAVE_SYSTEMD
+	uint64_t now = now_ms();
+
+	if (d->watchdog_usec && d->watchdog_at <= now) {
+		sd_notify(0, "WATCHDOG=1");
+		d->watchdog_at = now + d->watchdog_usec / 2000;
+	}
+#else
+	(void)d;
+#endif
+}
+
 static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct daemon *d = w->data;
@@ -499,18 +594,11 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	if (d->announce_left && d->announce_at <= now)
 		announce_round(d);
 	if (d->m.sweep_at && d->m.sweep_at <= now) {
-		if (d->hot && d->role == ROLE_BACKUP) {
-			mirror_note_all(d, true);
-			mirror_flush(d);
-		}
+		d->m.sweep_due = true;
 		d->m.sweep_at = now + MIRROR_SWEEP_MS;
 	}
-#if HAVE_SYSTEMD
-	if (d->watchdog_usec && d->watchdog_at <= now) {
-		sd_notify(0, "WATCHDOG=1");
-		d->watchdog_at = now + d->watchdog_usec / 2000;
-	}
-#endif
+	mirror_flush(d);
+	watchdog_feed(d);
 	flush_output(d);
 }
 
@@ -693,6 +781,8 @@ static void do_stats(struct daemon *d, struct ctl_client *c)
 	kv(c, "standby", "restored", d->m.restored);
 	kv(c, "standby", "released", d->m.released);
 	kv(c, "standby", "failed", d->m.failed);
+	kv(c, "standby", "queued", d->m.n - d->m.i);
+	kv(c, "standby", "deferred", d->m.deferred);
 	kv(c, "standby", "own_events", d->m.events);
 	for (int i = 0; i < FTFW_MAX_PEERS; i++) {
 		const struct ftfw_peer *p = &f->peers[i];
@@ -759,6 +849,7 @@ struct commit_iter {
 	struct cache_entry **v;
 	size_t n, cap, i;
 	const struct cache *skip;	/* flows live here are in the kernel */
+	struct daemon *d;
 };
 
 static int collect_one(struct cache_entry *e, void *arg)
@@ -787,6 +878,8 @@ static const struct flow *commit_next(void *arg, bool *del)
 {
 	struct commit_iter *it = arg;
 
+	if ((it->i & 1023) == 1023)
+		watchdog_feed(it->d);
 	return it->i < it->n ? &it->v[it->i++]->flow : NULL;
 }
 
@@ -796,7 +889,7 @@ static const struct flow *commit_next(void *arg, bool *del)
 static void do_commit(struct daemon *d, struct ctl_client *c, unsigned flags,
 		      bool missing)
 {
-	struct commit_iter it = { .skip = missing ? d->internal : NULL };
+	struct commit_iter it = { .skip = missing ? d->internal : NULL, .d = d };
 	struct commit_result r = { 0 };
 	uint64_t t0 = now_us(), usec;
 	char msg[256];
@@ -869,8 +962,9 @@ static void do_master(struct daemon *d, struct ctl_client *c)
 
 	log_info("becoming master%s", hot ? " (hot standby: the kernel holds "
 		 "the peers' flows already)" : "");
-	mirror_flush(d);
-	d->role = ROLE_MASTER;
+	d->role = ROLE_MASTER;	/* what still waits to be copied is committed */
+	d->m.i = d->m.n = 0;
+	d->m.sweep_due = false;
 	if (hot)
 		reconcile(d);
 	do_commit(d, c, hot ? 0 : KERNEL_REFRESH, hot);
@@ -897,12 +991,10 @@ static void do_backup(struct daemon *d, struct ctl_client *c)
 	d->role = ROLE_BACKUP;
 	d->announce_left = 0;
 	if (d->hot) {
-		uint64_t w = d->m.written;
-
-		mirror_note_all(d, false);
+		mirror_rewrite_all(d);
 		mirror_flush(d);
-		snprintf(msg, sizeof(msg), "backup: %" PRIu64 " peer flows in the "
-			 "kernel, asked peers for their tables", d->m.written - w);
+		snprintf(msg, sizeof(msg), "backup: writing %zu peer flows into "
+			 "the kernel, asked peers for their tables", external_live(d));
 	} else {
 		snprintf(msg, sizeof(msg), "backup: asked peers for their tables");
 	}

@@ -480,6 +480,21 @@ if ((BIG)); then
 	say "big table: fw2 holds $want_ext flows ($WAIT_ELAPSED s), its kernel $(ct_count "$NS_FW2") entries"
 fi
 
+# hot_kernel_holds NS NAME: with a large table and a hot standby, the
+# backup's kernel holds every flow of its external cache (written in steps,
+# part of them through the refresh sweep).
+hot_kernel_holds() {
+	local ns=$1 name=$2 sock=$CTS_TMP/$2.sock want
+	((BIG)) && [[ $DAEMON == ctsyncd && ${CTS_STANDBY:-hot} == hot ]] || return 0
+	want=$(cache_size "$ns" "$sock" external)
+	kernel_at_least() { (($(ct_count "$1") >= $2)); }
+	if wait_until "$HOLD_S" kernel_at_least "$ns" "$want"; then
+		say "$SCEN: $name's kernel holds its $want external flows ($WAIT_ELAPSED s)"
+	else
+		fail "$SCEN: $name's kernel holds $(ct_count "$ns") entries, its external cache $want flows (hot standby)"
+	fi
+}
+
 # ------------------------------------------------------------ scenarios
 
 # takeover NEW_NAME NEW_NS NEW_SOCK T_FAULT MASTERS_BEFORE COMMITS_BEFORE:
@@ -666,6 +681,7 @@ want=$(expected_flows)
 wait_until "$HOLD_S" holds_all "$NS_FW1" "$SOCK1" "$want" ||
 	die "$SCEN: fw1's external cache holds $HOLD_N flowgen flows, want $want (or ctctl ready fails on fw1)"
 say "$SCEN: 60 TCP + 7 UDP flows opened through fw2; fw1 holds all $want and is ready ($WAIT_ELAPSED s)"
+hot_kernel_holds "$NS_FW1" fw1
 NOTES+=("$SCEN: before the switch: fw2 external $(cache_size "$NS_FW2" "$SOCK2" external) flows," \
 	"fw1 internal $(cache_size "$NS_FW1" "$SOCK1" internal) (fw1 rebooted: its kernel had no forwarded flow until now)")
 settle_roles fw2 fw1
@@ -696,6 +712,7 @@ want=$(expected_flows)
 wait_until "$HOLD_S" holds_all "$NS_FW2" "$SOCK2" "$want" ||
 	die "$SCEN: fw2's external cache holds $HOLD_N flowgen flows, want $want (or ctctl ready fails on fw2)"
 say "$SCEN: fw2 backup again, holds all $want flows and is ready ($WAIT_ELAPSED s)"
+hot_kernel_holds "$NS_FW2" fw2
 
 # ctsyncd only: the backup's daemon restarts (an upgrade, a crash) with no
 # VRRP transition to tell it its role.  It must take it from the VIPs it
