@@ -64,7 +64,7 @@ enum key_id {
 	K_TRANSPORT, K_LOCAL, K_PEERS, K_GROUP, K_INTERFACE, K_PORT, K_MTU,
 	K_HEARTBEAT, K_ACK, K_PEER_TIMEOUT, K_WINDOW, K_SNDBUF, K_RCVBUF,
 	K_KEY_FILE, K_ENCRYPT, K_COALESCE,
-	K_EVENT_BUFFER, K_COMMIT_BATCH,
+	K_EVENT_BUFFER, K_COMMIT_BATCH, K_COLLECT,
 	K_PROTOCOLS, K_TCP_STATES, K_IGNORE, K_IGNORE_LOCAL,
 	K_MAX_ENTRIES,
 	K_SOCKET, K_CTL_GROUP, K_MODE,
@@ -878,6 +878,7 @@ static const struct key sync_keys[] = {
 static const struct key kernel_keys[] = {
 	SIZE("event_buffer", K_EVENT_BUFFER, kernel.event_buffer, BUF_MIN, BUF_MAX),
 	INT("commit_batch", K_COMMIT_BATCH, kernel.commit_batch, 1, 4096),
+	INT("collect_us", K_COLLECT, kernel.collect_us, 0, 10000),
 };
 
 static const struct key filter_keys[] = {
@@ -1401,6 +1402,7 @@ void config_defaults(struct config *c)
 	c->sync.rcvbuf = 8 * MIB;
 	c->kernel.event_buffer = 64 * MIB;
 	c->kernel.commit_batch = 256;
+	c->kernel.collect_us = 500;
 	c->filter.ignore_local = true;
 	snprintf(c->control.socket, sizeof(c->control.socket), "%s",
 		 "/run/ctsyncd/ctsyncd.sock");
@@ -1518,8 +1520,10 @@ void config_print(const struct config *c, FILE *out)
 		print_str(out, "key_file", c->sync.key_file);
 	fprintf(out, "  encrypt: %s\n", c->sync.encrypt ? "true" : "false");
 
-	fprintf(out, "kernel:\n  event_buffer: %s\n  commit_batch: %" PRIu32 "\n",
-		fmt_size(s1, sizeof(s1), c->kernel.event_buffer), c->kernel.commit_batch);
+	fprintf(out, "kernel:\n  event_buffer: %s\n  commit_batch: %" PRIu32 "\n"
+		"  collect_us: %" PRIu32 "\n",
+		fmt_size(s1, sizeof(s1), c->kernel.event_buffer), c->kernel.commit_batch,
+		c->kernel.collect_us);
 
 	fprintf(out, "filter:\n  protocols: [");
 	for (unsigned p = 0; p < 256; p++) {

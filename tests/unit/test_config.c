@@ -149,6 +149,7 @@ static void test_defaults(void **state)
 	assert_string_equal(c.sync.interface, "");
 	assert_int_equal(c.sync.local.ss_family, 0);
 	assert_int_equal(c.failover.standby, STANDBY_HOT);
+	assert_int_equal(c.kernel.collect_us, 500);
 	assert_int_equal(c.sync.group.ss_family, 0);
 	assert_int_equal(c.sync.npeers, 0);
 	assert_int_equal(c.sync.port, 3780);
@@ -418,6 +419,10 @@ static void test_booleans_and_enums(void **state)
 	parse_bad(MINIMAL "log:\n  syslog: 1\n",
 		  "t.yaml:5:11: syslog \"1\" is not a boolean (expected true, "
 		  "false, yes or no)\n");
+	parse_ok(&c, MINIMAL "kernel:\n  collect_us: 0\n");
+	assert_int_equal(c.kernel.collect_us, 0);
+	parse_bad(MINIMAL "kernel:\n  collect_us: 10001\n",
+		  "t.yaml:5:15: collect_us 10001 out of range 0-10000\n");
 	parse_ok(&c, MINIMAL "failover:\n  standby: Cold\n");
 	assert_int_equal(c.failover.standby, STANDBY_COLD);
 	parse_ok(&c, MINIMAL "failover:\n  standby: hot\n");
