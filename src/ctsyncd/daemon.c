@@ -308,6 +308,8 @@ static int reconcile(struct daemon *d)
 
 static void flush_output(struct daemon *d);
 
+static void watchdog_feed(struct daemon *d);
+
 /*
  * The next write of a flush: a noted key still held by a peer is written
  * with its state as of now (created, or refreshed where the kernel has
@@ -315,7 +317,6 @@ static void flush_output(struct daemon *d);
  * claims as its own (it carried it while it was master) is the peer's
  * now: the claim is withdrawn, and the peer told.
  */
-static void watchdog_feed(struct daemon *d);
 
 static const struct flow *mirror_next(void *arg, bool *del)
 {
@@ -418,8 +419,14 @@ static void mirror_flush(struct daemon *d)
 	m->budget = MIRROR_CHUNK;
 	m->now_s = (uint32_t)(now_ms() / 1000);
 	if (kernel_commit(d->k, mirror_next, d, d->conf.kernel.commit_batch,
-			  KERNEL_REFRESH, on_flow, d, &r) < 0)
+			  KERNEL_REFRESH, on_flow, d, &r) < 0) {
+		/* Whatever it failed on, do not spin: what waits is left to
+		 * the next sweep (the copies not written are still due). */
 		log_warn("hot standby: writing flows into the kernel");
+		mirror_rewrite_all(d);
+		m->sweep_due = false;
+		return;
+	}
 	if (m->i == m->n)
 		m->i = m->n = 0;
 	m->flushes++;
