@@ -61,13 +61,6 @@ struct cache_stats {
 };
 
 /*
- * The table doubles when the load reaches 1, incrementally: while old is
- * set, old buckets below migrated have been moved into buckets (twice as
- * many), the rest are still in old, and every cache_add() moves a few
- * more.  No single call ever rehashes the whole table (at 1M entries
- * that stalled the event loop for tens of milliseconds).
- */
-/*
  * Entries come from slabs of CACHE_SLAB objects, esize bytes each, and go
  * back to a free list: no allocator header or rounding per entry (at a
  * million flows that was 8-16 bytes each).  Slabs are released when the
@@ -80,6 +73,13 @@ struct cache_slab {
 	max_align_t mem[];
 };
 
+/*
+ * The table doubles when the load reaches 1, incrementally: while old is
+ * set, old buckets below migrated have been moved into buckets (twice as
+ * many), the rest are still in old, and every cache_add() moves a few
+ * more.  No single call ever rehashes the whole table (at 1M entries
+ * that stalled the event loop for tens of milliseconds).
+ */
 struct cache {
 	struct cache_entry **buckets;
 	uint32_t nbuckets;	/* power of two */

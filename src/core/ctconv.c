@@ -694,6 +694,26 @@ static void put_protoinfo(struct nlb *b, const struct flow *f)
  * any state): short, the next update from the peer corrects it. */
 #define DEFAULT_TIMEOUT 120
 
+/* The netlink and nfgenmsg headers of a ctnetlink request at b->nlh
+ * (b->len bytes).  false if they do not fit. */
+static bool put_header(struct nlb *b, uint8_t msg, uint16_t flags,
+		       uint8_t family, uint32_t seq)
+{
+	struct nfgenmsg *nfg;
+
+	if (b->len < NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(*nfg)))
+		return false;
+	b->nlh = mnl_nlmsg_put_header(b->nlh);
+	b->nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | msg;
+	b->nlh->nlmsg_flags = flags;
+	b->nlh->nlmsg_seq = seq;
+	nfg = mnl_nlmsg_put_extra_header(b->nlh, sizeof(*nfg));
+	nfg->nfgen_family = family;
+	nfg->version = NFNETLINK_V0;
+	nfg->res_id = 0;
+	return true;
+}
+
 /*
  * create: a new entry, everything that makes it behave like the original.
  * Otherwise an update of the entry the original tuple names, with only
@@ -715,20 +735,10 @@ static size_t build(void *buf, size_t len, const struct flow *f, uint32_t seq,
 	static const uint32_t all_ones[4] = { ~0u, ~0u, ~0u, ~0u };
 	struct nlb b = { .nlh = buf, .len = len, .ok = true };
 	const struct flow_ext *x = f->ext;
-	struct nfgenmsg *nfg;
 
-	if (len < NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(*nfg)))
+	if (!put_header(&b, IPCTNL_MSG_CT_NEW, NLM_F_REQUEST | NLM_F_ACK |
+			(create ? NLM_F_CREATE | NLM_F_EXCL : 0), f->key.family, seq))
 		return 0;
-	b.nlh = mnl_nlmsg_put_header(buf);
-	b.nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW;
-	b.nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK |
-			     (create ? NLM_F_CREATE | NLM_F_EXCL : 0);
-	b.nlh->nlmsg_seq = seq;
-	nfg = mnl_nlmsg_put_extra_header(b.nlh, sizeof(*nfg));
-	nfg->nfgen_family = f->key.family;
-	nfg->version = NFNETLINK_V0;
-	nfg->res_id = 0;
-
 	put_tuple(&b, CTA_TUPLE_ORIG, &f->key, &f->key.orig);
 	if (!create) {
 		if (f->key.zone)
@@ -809,18 +819,10 @@ size_t ctconv_build_delete(void *buf, size_t len, const struct flow_key *k,
 			   uint32_t seq)
 {
 	struct nlb b = { .nlh = buf, .len = len, .ok = true };
-	struct nfgenmsg *nfg;
 
-	if (len < NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(*nfg)))
+	if (!put_header(&b, IPCTNL_MSG_CT_DELETE, NLM_F_REQUEST | NLM_F_ACK,
+			k->family, seq))
 		return 0;
-	b.nlh = mnl_nlmsg_put_header(buf);
-	b.nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE;
-	b.nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-	b.nlh->nlmsg_seq = seq;
-	nfg = mnl_nlmsg_put_extra_header(b.nlh, sizeof(*nfg));
-	nfg->nfgen_family = k->family;
-	nfg->version = NFNETLINK_V0;
-	nfg->res_id = 0;
 	put_tuple(&b, CTA_TUPLE_ORIG, k, &k->orig);
 	if (k->zone)
 		put_be16(&b, CTA_ZONE, k->zone);

@@ -87,14 +87,12 @@ static int sweep_one(struct cache_entry *e, void *arg)
 	if (e->tx.seq < sc->begin) {
 		if (list_linked(&e->tx.q))
 			list_del(&e->tx.q);
-		if (!(e->flags & CE_DEAD)) {
-			struct flow_key k = e->flow.key;
+		bool live = !(e->flags & CE_DEAD);
+		struct flow_key k = e->flow.key;
 
-			cache_del(sc->rx->ext, e);
+		cache_del(sc->rx->ext, e);
+		if (live)
 			tell_external(sc->f, &k);
-		} else {
-			cache_del(sc->rx->ext, e);
-		}
 		sc->n++;
 	}
 	return 0;

@@ -53,7 +53,8 @@ struct commit_stats {
 	uint64_t runs, created, exists, failed, last_usec;
 };
 
-/* What keepalived (through ctctl) last told us; none until then. */
+/* What keepalived (through ctctl) last told us, or, before that, what the
+ * VIPs said at start-up (initial_role()); none without either. */
 enum role { ROLE_NONE, ROLE_MASTER, ROLE_BACKUP };
 
 /* Hot standby: how often the kernel's copies are checked, and how much
@@ -169,10 +170,16 @@ static struct cache_entry *find_external(const struct daemon *d,
 	return NULL;
 }
 
+/* A backup that keeps its peers' flows in its kernel? */
+static bool hot_backup(const struct daemon *d)
+{
+	return d->hot && d->role == ROLE_BACKUP;
+}
+
 /* Is k a peer's flow that this backup only holds a copy of? */
 static bool mirrored(const struct daemon *d, const struct flow_key *k)
 {
-	return d->hot && d->role == ROLE_BACKUP && find_external(d, k);
+	return hot_backup(d) && find_external(d, k);
 }
 
 static bool mirror_queue_full(const struct mirror *m)
@@ -235,7 +242,7 @@ static void on_external(void *arg, const struct flow_key *k)
 {
 	struct daemon *d = arg;
 
-	if (d->hot && d->role == ROLE_BACKUP)
+	if (hot_backup(d))
 		mirror_note(d, k);
 }
 
@@ -317,7 +324,6 @@ static void watchdog_feed(struct daemon *d);
  * claims as its own (it carried it while it was master) is the peer's
  * now: the claim is withdrawn, and the peer told.
  */
-
 static const struct flow *mirror_next(void *arg, bool *del)
 {
 	struct daemon *d = arg;
@@ -394,8 +400,7 @@ static void mirror_rewrite_all(struct daemon *d)
 
 static bool mirror_pending(const struct daemon *d)
 {
-	return d->hot && d->role == ROLE_BACKUP &&
-	       (d->m.i < d->m.n || d->m.sweep_due);
+	return hot_backup(d) && (d->m.i < d->m.n || d->m.sweep_due);
 }
 
 static int reconcile(struct daemon *d);
@@ -994,7 +999,7 @@ static void do_commit(struct daemon *d, struct ctl_client *c, unsigned flags,
  */
 static void do_master(struct daemon *d, struct ctl_client *c)
 {
-	bool hot = d->hot && d->role == ROLE_BACKUP;
+	bool hot = hot_backup(d);
 
 	log_info("becoming master%s", hot ? " (hot standby: the kernel holds "
 		 "the peers' flows already)" : "");
@@ -1229,6 +1234,23 @@ static size_t add_host(struct prefix *out, size_t n, size_t max,
 	return n;
 }
 
+/* The host's addresses, as host prefixes, appended at out[n]; the new n.
+ * On failure (logged) none are added. */
+static size_t host_addrs(struct prefix *out, size_t n, size_t max)
+{
+	struct ifaddrs *ifa, *i;
+
+	if (getifaddrs(&ifa) < 0) {
+		log_warn("getifaddrs");
+		return n;
+	}
+	for (i = ifa; i; i = i->ifa_next)
+		if (i->ifa_addr)
+			n = add_host(out, n, max, (const struct sockaddr_storage *)(void *)i->ifa_addr);
+	freeifaddrs(ifa);
+	return n;
+}
+
 /*
  * What is never replicated: the host's own addresses (flows to or from the
  * firewall itself) and the sync channel's (local, peers, multicast group:
@@ -1237,23 +1259,13 @@ static size_t add_host(struct prefix *out, size_t n, size_t max,
  */
 static size_t local_prefixes(const struct config *c, struct prefix *out, size_t max)
 {
-	struct ifaddrs *ifa, *i;
 	size_t n = 0;
 
 	n = add_host(out, n, max, &c->sync.local);
 	n = add_host(out, n, max, &c->sync.group);
 	for (size_t k = 0; k < c->sync.npeers; k++)
 		n = add_host(out, n, max, &c->sync.peers[k]);
-
-	if (getifaddrs(&ifa) < 0) {
-		log_warn("getifaddrs");
-		return 0;
-	}
-	for (i = ifa; i; i = i->ifa_next)
-		if (i->ifa_addr)
-			n = add_host(out, n, max, (const struct sockaddr_storage *)(void *)i->ifa_addr);
-	freeifaddrs(ifa);
-	return n;
+	return host_addrs(out, n, max);
 }
 
 /*
@@ -1265,33 +1277,23 @@ static size_t local_prefixes(const struct config *c, struct prefix *out, size_t 
  */
 static enum role initial_role(const struct config *c)
 {
-	struct ifaddrs *ifa, *i;
-	enum role r = ROLE_BACKUP;
+	struct prefix own[256];
+	size_t n;
 
 	if (!c->failover.nannounce)
 		return ROLE_NONE;
-	if (getifaddrs(&ifa) < 0) {
-		log_warn("getifaddrs");
+	/* none at all (not even loopback): the lookup failed, role unknown */
+	if ((n = host_addrs(own, 0, 256)) == 0)
 		return ROLE_NONE;
-	}
-	for (i = ifa; i && r == ROLE_BACKUP; i = i->ifa_next) {
-		if (!i->ifa_addr)
-			continue;
-		for (size_t k = 0; k < c->failover.nannounce; k++) {
-			const struct announce *a = &c->failover.announce[k];
-			int fam = i->ifa_addr->sa_family;
+	for (size_t k = 0; k < c->failover.nannounce; k++) {
+		const struct announce *a = &c->failover.announce[k];
 
-			if (fam != a->family)
-				continue;
-			if ((fam == AF_INET && ((const struct sockaddr_in *)(void *)i->ifa_addr)->
-			     sin_addr.s_addr == a->addr.v4) ||
-			    (fam == AF_INET6 && !memcmp(&((const struct sockaddr_in6 *)(void *)
-							 i->ifa_addr)->sin6_addr, a->addr.b, 16)))
-				r = ROLE_MASTER;
-		}
+		for (size_t j = 0; j < n; j++)
+			if (own[j].family == a->family &&
+			    !memcmp(&own[j].addr, &a->addr, a->family == AF_INET ? 4 : 16))
+				return ROLE_MASTER;
 	}
-	freeifaddrs(ifa);
-	return r;
+	return ROLE_BACKUP;
 }
 
 static uint32_t derive_node_id(const struct config *c)
@@ -1439,8 +1441,7 @@ int daemon_run(const struct config *c, const struct auth_keyring *keys)
 	if (d->role != ROLE_NONE)
 		log_info("starting as %s (%s the failover.announce addresses)%s",
 			 role_name(d->role), d->role == ROLE_MASTER ? "holding" :
-			 "not holding", d->hot && d->role == ROLE_BACKUP ?
-			 ": hot standby" : "");
+			 "not holding", hot_backup(d) ? ": hot standby" : "");
 	if (d->keys.n)
 		log_info("sync %s with key %u (%zu key%s accepted)",
 			 d->keys.encrypt ? "encrypted" : "authenticated",
