@@ -63,14 +63,14 @@ enum key_id {
 	K_NODE_ID, K_SYNC, K_KERNEL, K_FILTER, K_CACHE, K_CONTROL, K_LOG,
 	K_TRANSPORT, K_LOCAL, K_PEERS, K_GROUP, K_INTERFACE, K_PORT, K_MTU,
 	K_HEARTBEAT, K_ACK, K_PEER_TIMEOUT, K_WINDOW, K_SNDBUF, K_RCVBUF,
-	K_KEY_FILE, K_ENCRYPT, K_COALESCE,
+	K_KEY_FILE, K_ENCRYPT,
 	K_EVENT_BUFFER, K_COMMIT_BATCH, K_COLLECT,
 	K_PROTOCOLS, K_TCP_STATES, K_IGNORE, K_IGNORE_LOCAL,
 	K_MAX_ENTRIES,
 	K_SOCKET, K_CTL_GROUP, K_MODE,
 	K_LEVEL, K_SYSLOG,
 	K_USER, K_FAILOVER, K_ANNOUNCE, K_ANNOUNCE_COUNT, K_ANNOUNCE_INTERVAL,
-	K_STANDBY,
+	K_STANDBY, K_RT_PRIORITY,
 	K__COUNT
 };
 
@@ -865,7 +865,6 @@ static const struct key sync_keys[] = {
 	INT("mtu", K_MTU, sync.mtu, 576, 65535),
 	INT("heartbeat_ms", K_HEARTBEAT, sync.heartbeat_ms, 10, 60000),
 	INT("ack_ms", K_ACK, sync.ack_ms, 1, 1000),
-	INT("coalesce_ms", K_COALESCE, sync.coalesce_ms, 0, 100),
 	INT("peer_timeout_ms", K_PEER_TIMEOUT, sync.peer_timeout_ms, 20, 600000),
 	INT("window", K_WINDOW, sync.window, 1, 1048576),
 	SIZE("sndbuf", K_SNDBUF, sync.sndbuf, BUF_MIN, BUF_MAX),
@@ -937,6 +936,7 @@ static const struct key top_keys[] = {
 	INT("node_id", K_NODE_ID, node_id, 1, UINT32_MAX),
 	{ .name = "user", .id = K_USER, .set = set_user, .nullable = true,
 	  .what = "a user name (printable ASCII without spaces, ':' or '/', at most 31 bytes)" },
+	INT("rt_priority", K_RT_PRIORITY, rt_priority, 0, 99),
 	SUB("sync", K_SYNC, sync_sec),
 	SUB("kernel", K_KERNEL, kernel_sec),
 	SUB("filter", K_FILTER, filter_sec),
@@ -1395,14 +1395,14 @@ void config_defaults(struct config *c)
 	c->sync.mtu = 1500;
 	c->sync.heartbeat_ms = 250;
 	c->sync.ack_ms = 10;
-	c->sync.coalesce_ms = 1;
 	c->sync.peer_timeout_ms = 3000;
 	c->sync.window = 4096;
 	c->sync.sndbuf = 8 * MIB;
 	c->sync.rcvbuf = 8 * MIB;
 	c->kernel.event_buffer = 64 * MIB;
 	c->kernel.commit_batch = 256;
-	c->kernel.collect_us = 500;
+	c->kernel.collect_us = 1000;
+	c->rt_priority = 0;
 	c->filter.ignore_local = true;
 	snprintf(c->control.socket, sizeof(c->control.socket), "%s",
 		 "/run/ctsyncd/ctsyncd.sock");
@@ -1492,7 +1492,8 @@ void config_print(const struct config *c, FILE *out)
 		fprintf(out, "node_id: %" PRIu32 "\n", c->node_id);
 	else
 		fprintf(out, "# node_id: derived at start-up\n");
-	fprintf(out, "user: \"%s\"\n", c->user);
+	fprintf(out, "user: \"%s\"\nrt_priority: %" PRIu32 "\n", c->user,
+		c->rt_priority);
 
 	fprintf(out, "sync:\n  transport: %s\n",
 		c->sync.transport == TRANSPORT_MULTICAST ? "multicast" : "udp");
@@ -1509,10 +1510,9 @@ void config_print(const struct config *c, FILE *out)
 	if (c->sync.interface[0])
 		print_str(out, "interface", c->sync.interface);
 	fprintf(out, "  port: %u\n  mtu: %" PRIu32 "\n  heartbeat_ms: %" PRIu32
-		"\n  ack_ms: %" PRIu32 "\n  coalesce_ms: %" PRIu32 "\n  peer_timeout_ms: %" PRIu32
+		"\n  ack_ms: %" PRIu32 "\n  peer_timeout_ms: %" PRIu32
 		"\n  window: %" PRIu32 "\n  sndbuf: %s\n  rcvbuf: %s\n",
 		c->sync.port, c->sync.mtu, c->sync.heartbeat_ms, c->sync.ack_ms,
-		c->sync.coalesce_ms,
 		c->sync.peer_timeout_ms, c->sync.window,
 		fmt_size(s1, sizeof(s1), c->sync.sndbuf),
 		fmt_size(s2, sizeof(s2), c->sync.rcvbuf));

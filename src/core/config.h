@@ -34,6 +34,7 @@ struct config {
 	char     path[256];		/* file name used in messages */
 	uint32_t node_id;		/* 0: derive at start-up */
 	char     user[32];		/* "" = stay root (capabilities still dropped) */
+	uint32_t rt_priority;		/* SCHED_RR priority; 0: time-sharing */
 
 	struct {
 		enum transport transport;
@@ -46,7 +47,6 @@ struct config {
 		uint32_t mtu;			/* 576..65535, default 1500 */
 		uint32_t heartbeat_ms;		/* default 250 */
 		uint32_t ack_ms;		/* STATUS pacing, default 10 */
-		uint32_t coalesce_ms;		/* fill datagrams, default 1 */
 		uint32_t peer_timeout_ms;	/* default 3000 */
 		uint32_t window;		/* datagrams in flight, default 4096 */
 		uint32_t sndbuf, rcvbuf;	/* socket buffers, default 8 MiB */

@@ -383,7 +383,7 @@ static void rx_data(struct ftfw *f, struct ftfw_peer *p, const struct wire_hdr *
 
 /* ---- sender ------------------------------------------------------------- */
 
-/* The send queue, with its length kept (hold_until() reads it per call). */
+/* The send queue, with its length kept (holding() reads it per call). */
 static inline void txq_add(struct ftfw *f, struct txnode *n)
 {
 	if (!list_linked(&n->q)) {
@@ -990,24 +990,24 @@ static size_t data_room(const struct ftfw *f, size_t cap)
 #define HOLD_REC_BYTES	35
 
 /*
- * Until when new data waits for more to fill a datagram (0: send now).
- * A steady trickle of events then leaves in full datagrams, not one
- * datagram per event batch: fewer headers on the link and fewer sendto()
- * calls, for at most coalesce_ms of lag.  A repair at the head (repairs
- * go first), a pending end of bulk, or a queue long enough to fill a
- * datagram goes now.  O(1): it runs on every output and deadline call.
+ * Does new data wait for more (ftfw_hold())?  Not a repair at the head
+ * (repairs go first), not a pending end of bulk, not a queue long enough
+ * to fill a datagram.  O(1): it runs on every output and deadline call.
  */
-static uint64_t hold_until(const struct ftfw *f)
+static bool holding(const struct ftfw *f)
 {
 	const struct txnode *head;
 
-	if (!f->conf.coalesce_ms || !f->txq_seen || list_empty(&f->txq))
-		return 0;
+	if (!f->hold || list_empty(&f->txq))
+		return false;
 	head = container_of(f->txq.next, struct txnode, q);
-	if (list_linked(&head->ua) || list_linked(&f->bulk_end.q) ||
-	    f->nq * HOLD_REC_BYTES >= data_room(f, SIZE_MAX))
-		return 0;
-	return f->txq_since + f->conf.coalesce_ms;
+	return !list_linked(&head->ua) && !list_linked(&f->bulk_end.q) &&
+	       f->nq * HOLD_REC_BYTES < data_room(f, SIZE_MAX);
+}
+
+void ftfw_hold(struct ftfw *f, bool on)
+{
+	f->hold = on;
 }
 
 static size_t build_data(struct ftfw *f, uint8_t *buf, size_t cap)
@@ -1115,22 +1115,13 @@ size_t ftfw_output(struct ftfw *f, uint64_t now, uint8_t *buf, size_t cap, int *
 		}
 	}
 	if (!n && !list_empty(&f->txq)) {
-		if (!f->txq_seen) {
-			f->txq_seen = true;
-			f->txq_since = now;
-		}
 		if (!may_send(f, window_open(f))) {
 			f->tx.window_full++;
-		} else if (hold_until(f) > now) {
+		} else if (holding(f)) {
 			f->tx.coalesced++;
 		} else {
 			*dest = FTFW_DEST_ALL;
 			n = build_data(f, buf, cap);
-			/* What a full datagram left behind waits afresh for
-			 * the next one: sent now, it would go as a runt
-			 * after every full datagram of a steady stream. */
-			f->txq_seen = !list_empty(&f->txq);
-			f->txq_since = now;
 		}
 	}
 	if (!n && now - f->last_tx >= f->conf.heartbeat_ms) {
@@ -1160,13 +1151,8 @@ uint64_t ftfw_next_deadline(const struct ftfw *f, uint64_t now)
 {
 	uint64_t d = f->last_tx + f->conf.heartbeat_ms;
 
-	if (may_send(f, window_open(f))) {
-		uint64_t h = hold_until(f);
-
-		if (h <= now)
-			return now;
-		d = min_u64(d, h);
-	}
+	if (may_send(f, window_open(f)) && !holding(f))
+		return now;
 	for (int i = 0; i < FTFW_MAX_PEERS; i++) {
 		const struct ftfw_peer *p = &f->peers[i];
 

@@ -72,8 +72,6 @@ struct ftfw_conf {
 	uint32_t ack_ms;
 	uint32_t peer_timeout_ms;
 	uint32_t window;		/* DATA datagrams in flight */
-	uint32_t coalesce_ms;		/* new data too little for a datagram
-					 * waits up to this for more; 0 never */
 	size_t   max_external;		/* per peer; 0 = unlimited */
 	uint32_t hash_seed;
 	/* Borrowed; NULL: datagrams are neither sealed nor checked.  The
@@ -175,9 +173,7 @@ struct ftfw {
 	struct txnode bulk_end;
 	uint64_t bulk_begin;
 	uint64_t last_tx;		/* time of the last datagram we sent */
-	uint64_t txq_since;		/* since when the queued data waits
-					 * (txq_seen): first seen, or last sent */
-	bool     txq_seen;
+	bool     hold;			/* ftfw_hold(): more changes coming */
 	uint64_t stream_start;		/* our first seq */
 	uint64_t popped_to;		/* highest seq released from unacked */
 	uint8_t  gen;			/* reconcile generation */
@@ -244,14 +240,25 @@ void ftfw_input(struct ftfw *f, int slot, const char *from,
 
 /*
  * Build the next datagram to send, if one is due now: a STATUS that is
- * due, else DATA from the send queue (window permitting; new data that
- * cannot fill a datagram waits up to coalesce_ms for more, repairs never
- * wait), else a heartbeat when the link has been quiet for heartbeat_ms.  Returns its
- * length (0: nothing to send now) and sets *dest to a peer slot or
- * FTFW_DEST_ALL.  cap must be at least max_datagram.
+ * due, else DATA from the send queue (window permitting; while
+ * ftfw_hold() is on, new data too little to fill a datagram waits;
+ * repairs never wait), else a heartbeat when the link has been quiet for
+ * heartbeat_ms.  Returns its length (0: nothing to send now) and sets
+ * *dest to a peer slot or FTFW_DEST_ALL.  cap must be at least
+ * max_datagram.
  */
 size_t ftfw_output(struct ftfw *f, uint64_t now, uint8_t *buf, size_t cap,
 		   int *dest);
+
+/*
+ * The caller knows more local changes are about to come (it is reading a
+ * batch of kernel events): while on, new data that cannot fill a
+ * datagram is held back, so a stream of changes leaves in full
+ * datagrams.  Retransmissions, the end of a full-table transfer and a
+ * queue that fills a datagram still go at once.  The caller must turn it
+ * off when the changes stop; what was held is then due.
+ */
+void ftfw_hold(struct ftfw *f, bool on);
 
 /* When ftfw_output() or a timeout next needs the caller: an absolute time
  * in ms (now if there is work now). */

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -111,7 +112,13 @@ struct daemon {
 	uint64_t watchdog_at;
 	ev_io kernel_w, sync_r, sync_w, ctl_w;
 	ev_timer timer;
-	ev_timer kernel_hold;		/* kernel.collect_us: more events to come */
+	/* Reading kernel events in batches: libev's timers go through
+	 * epoll_wait's milliseconds, too coarse here, so the hold is a
+	 * timerfd's (microseconds). */
+	ev_io kernel_tick;
+	int tick_fd;
+	enum { KIN_IDLE, KIN_HOLD, KIN_TAIL } kin;
+	bool reconcile_due;		/* re-read the table at the next turn */
 	ev_signal sig_int, sig_term, sig_hup;
 	uint64_t started;
 	struct kstats ks;
@@ -458,12 +465,27 @@ static void mirror_flush(struct daemon *d)
 static void kernel_read(struct daemon *d);
 
 /*
- * The kernel reports events one by one as flows come and go.  Read them
- * kernel.collect_us after the first of a batch, not at once: under load
- * the daemon then wakes once per batch, not for every few events (waking
- * was a quarter of the sender's CPU at 1M flows), and a flow waits at
- * most that long more.
+ * The kernel reports events one by one as flows come and go.  Waking for
+ * every few of them was a quarter of the sender's CPU at 1M flows, so:
+ * - IDLE: the first event starts a hold of kernel.collect_us (HOLD);
+ * - at its end every pending event is read (one wake-up for the batch)
+ *   and full datagrams leave; what cannot fill one is held (TAIL);
+ * - an event within half a hold more starts the next hold, and the
+ *   held records go with the next batch; none, and they leave (IDLE).
+ * A stream of changes so leaves in full datagrams, and a change waits at
+ * most 1.5 holds: the last of a burst does not wait for a next one.
  */
+static void tick_arm(struct daemon *d, uint32_t us)
+{
+	struct itimerspec it = {
+		.it_value = { .tv_sec = us / 1000000,
+			      .tv_nsec = (long)(us % 1000000) * 1000 + 1 },
+	};
+
+	if (timerfd_settime(d->tick_fd, 0, &it, NULL) < 0)
+		log_warn("timerfd");
+}
+
 static void kernel_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct daemon *d = w->data;
@@ -473,16 +495,28 @@ static void kernel_cb(struct ev_loop *loop, ev_io *w, int revents)
 		return;
 	}
 	ev_io_stop(loop, &d->kernel_w);
-	ev_timer_set(&d->kernel_hold, d->conf.kernel.collect_us / 1e6, 0.0);
-	ev_timer_start(loop, &d->kernel_hold);
+	tick_arm(d, d->conf.kernel.collect_us);
+	d->kin = KIN_HOLD;
 }
 
-static void kernel_hold_cb(struct ev_loop *loop, ev_timer *w, int revents)
+static void kernel_tick_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct daemon *d = w->data;
+	uint64_t n;
 
-	ev_io_start(loop, &d->kernel_w);
-	kernel_read(d);
+	if (read(d->tick_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		log_warn("timerfd");
+	if (d->kin == KIN_HOLD) {
+		ftfw_hold(d->ftfw, true);
+		kernel_read(d);
+		ev_io_start(loop, &d->kernel_w);
+		tick_arm(d, d->conf.kernel.collect_us / 2);
+		d->kin = KIN_TAIL;
+	} else if (d->kin == KIN_TAIL) {
+		ftfw_hold(d->ftfw, false);
+		flush_output(d);
+		d->kin = KIN_IDLE;
+	}
 }
 
 static void kernel_read(struct daemon *d)
@@ -1356,6 +1390,7 @@ int daemon_run(const struct config *c, const struct auth_keyring *keys)
 		fatal("libsodium failed to initialise");
 	d->ctl_fd = -1;
 	d->garp_fd = -1;
+	d->tick_fd = -1;
 	d->started = now_ms();
 	d->hot = c->failover.standby == STANDBY_HOT;
 	d->role = initial_role(c);
@@ -1374,7 +1409,6 @@ int daemon_run(const struct config *c, const struct auth_keyring *keys)
 		.ack_ms = c->sync.ack_ms,
 		.peer_timeout_ms = c->sync.peer_timeout_ms,
 		.window = c->sync.window,
-		.coalesce_ms = c->sync.coalesce_ms,
 		.max_external = c->cache.max_entries,
 		.hash_seed = random_u32(),
 		.keys = d->keys.n ? &d->keys : NULL,
@@ -1397,6 +1431,11 @@ int daemon_run(const struct config *c, const struct auth_keyring *keys)
 		log_warn("ctnetlink");
 		goto out;
 	}
+	if ((d->tick_fd = timerfd_create(CLOCK_MONOTONIC,
+					 TFD_NONBLOCK | TFD_CLOEXEC)) < 0) {
+		log_warn("timerfd");
+		goto out;
+	}
 	warn_sysctl();
 	if (reconcile(d) < 0)
 		goto out;
@@ -1410,6 +1449,7 @@ int daemon_run(const struct config *c, const struct auth_keyring *keys)
 	if ((d->ctl_fd = control_listen(c->control.socket, c->control.group,
 					c->control.mode)) < 0)
 		goto out;
+	privs_realtime(c->rt_priority);
 	/* Everything privileged is open: keep only what requests need. */
 	if (privs_drop(c->user) < 0)
 		goto out;
@@ -1420,13 +1460,14 @@ int daemon_run(const struct config *c, const struct auth_keyring *keys)
 	ev_io_init(&d->sync_w, sync_write_cb, channel_fd(d->ch), EV_WRITE);
 	ev_io_init(&d->ctl_w, ctl_accept_cb, d->ctl_fd, EV_READ);
 	ev_timer_init(&d->timer, timer_cb, 0.0, 0.0);
-	ev_timer_init(&d->kernel_hold, kernel_hold_cb, 0.0, 0.0);
+	ev_io_init(&d->kernel_tick, kernel_tick_cb, d->tick_fd, EV_READ);
 	ev_signal_init(&d->sig_int, sig_cb, SIGINT);
 	ev_signal_init(&d->sig_term, sig_cb, SIGTERM);
 	ev_signal_init(&d->sig_hup, hup_cb, SIGHUP);
 	d->kernel_w.data = d->sync_r.data = d->sync_w.data = d->ctl_w.data = d;
-	d->timer.data = d->sig_hup.data = d->kernel_hold.data = d;
+	d->timer.data = d->sig_hup.data = d->kernel_tick.data = d;
 	ev_io_start(d->loop, &d->kernel_w);
+	ev_io_start(d->loop, &d->kernel_tick);
 	ev_io_start(d->loop, &d->sync_r);
 	ev_io_start(d->loop, &d->ctl_w);
 	ev_signal_start(d->loop, &d->sig_int);
@@ -1468,6 +1509,8 @@ out:
 	}
 	if (d->garp_fd >= 0)
 		close(d->garp_fd);
+	if (d->tick_fd >= 0)
+		close(d->tick_fd);
 	channel_close(d->ch);
 	kernel_close(d->k);
 	ftfw_free(d->ftfw);

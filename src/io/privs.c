@@ -1,12 +1,15 @@
 /*
  * privs.c - drop privileges with libcap-ng: it keeps the permitted set
  * across setresuid (PR_SET_KEEPCAPS and the re-raise of the effective
- * set), which is the part hand-written code gets wrong.
+ * set), which is the part hand-written code gets wrong.  And the
+ * real-time scheduling asked for, set while that is still allowed.
  */
 #include <cap-ng.h>
 #include <errno.h>
 #include <linux/capability.h>
 #include <pwd.h>
+#include <sched.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -48,4 +51,20 @@ int privs_drop(const char *user)
 	log_info("privileges dropped: %s%s, CAP_NET_ADMIN and CAP_NET_RAW only",
 		 pw ? "user " : "root", pw ? user : "");
 	return 0;
+}
+
+void privs_realtime(unsigned prio)
+{
+	struct sched_param sp = { .sched_priority = (int)prio };
+
+	if (prio == 0)
+		return;
+	if (sched_setscheduler(0, SCHED_RR | SCHED_RESET_ON_FORK, &sp) < 0) {
+		log_warnx("rt_priority %u: cannot use real-time scheduling (%s); "
+			  "running time-shared, replication lag may grow under load "
+			  "(needs CAP_SYS_NICE or an RLIMIT_RTPRIO of at least %u)",
+			  prio, strerror(errno), prio);
+		return;
+	}
+	log_info("scheduling: SCHED_RR priority %u", prio);
 }

@@ -13,4 +13,13 @@
  */
 int privs_drop(const char *user);
 
+/*
+ * Run at real-time priority prio (SCHED_RR, not inherited by children);
+ * 0 leaves the scheduling as it is.  A kernel event then waits for no
+ * time-shared task; the kernel's RT throttling still leaves others a
+ * share of each CPU.  Failure is logged, not fatal: the daemon works
+ * time-shared, with more lag under load.
+ */
+void privs_realtime(unsigned prio);
+
 #endif

@@ -149,7 +149,8 @@ static void test_defaults(void **state)
 	assert_string_equal(c.sync.interface, "");
 	assert_int_equal(c.sync.local.ss_family, 0);
 	assert_int_equal(c.failover.standby, STANDBY_HOT);
-	assert_int_equal(c.kernel.collect_us, 500);
+	assert_int_equal(c.kernel.collect_us, 1000);
+	assert_int_equal(c.rt_priority, 0);
 	assert_int_equal(c.sync.group.ss_family, 0);
 	assert_int_equal(c.sync.npeers, 0);
 	assert_int_equal(c.sync.port, 3780);
@@ -714,7 +715,7 @@ static void test_aliases_and_keys(void **state)
 	parse_bad(MINIMAL "log:\n  ? {a: 1}\n  : c\n  level: info\n",
 		  "t.yaml:5:5: expected a key name in \"log\", not a mapping\n");
 	parse_bad(MINIMAL "\"sync \": 1\n",
-		  "t.yaml:4:1: unknown key \"sync \" (expected one of: node_id, user, sync, "
+		  "t.yaml:4:1: unknown key \"sync \" (expected one of: node_id, user, rt_priority, sync, "
 		  "kernel, filter, cache, control, log, failover)\n");
 }
 
@@ -851,6 +852,7 @@ static void test_print_text(void **state)
 	assert_non_null(strstr(out, "# effective configuration of t.yaml\n"
 			       "# node_id: derived at start-up\n"
 			       "user: \"\"\n"
+			       "rt_priority: 0\n"
 			       "sync:\n  transport: udp\n  local: \"192.0.2.1\"\n"
 			       "  peers: [\"192.0.2.2\"]\n  port: 3780\n"));
 	assert_non_null(strstr(out, "  sndbuf: 8M\n"));

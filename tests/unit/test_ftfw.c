@@ -61,7 +61,6 @@ struct net {
 
 /* With a ring, every simulated node seals and checks (see auth tests). */
 static const struct auth_keyring *g_keys;
-static uint32_t g_coalesce_ms;	/* 0: send as soon as there is data */
 
 static uint32_t rnd(struct net *w)
 {
@@ -78,7 +77,6 @@ static struct ftfw *mkftfw(struct cache *c, uint32_t node, uint32_t epoch, uint3
 		.max_datagram = MTU, .heartbeat_ms = 100, .ack_ms = 5,
 		.peer_timeout_ms = 1000, .window = 4096, .hash_seed = 7,
 		.keys = g_keys, .first_counter = (uint64_t)epoch << 24,
-		.coalesce_ms = g_coalesce_ms,
 	};
 
 	return ftfw_new(&conf, c);
@@ -1085,11 +1083,6 @@ static bool holds(struct net *w, uint32_t i)
 }
 
 /*
- * A trickle of one new flow per ms: without coalescing each leaves in a
- * datagram of its own; with coalesce_ms 5 they share datagrams, and none
- * waits longer than the hold plus the link.
- */
-/*
  * Hot standby: what the engine reports of external changes, applied
  * straight away to a stand-in for the kernel's table, keeps that table
  * equal to the external cache through loss, reordering, updates,
@@ -1185,6 +1178,12 @@ static void test_external_reports(void **state)
 	cache_free(ks.kernel);
 }
 
+/*
+ * A trickle of one new flow per ms: sent as it comes, each leaves in a
+ * datagram of its own; held while more is known to come and released
+ * every 5 ms (as the daemon does per batch of kernel events), they share
+ * datagrams, and none waits longer than the hold plus the link.
+ */
 static void test_fill_trickle(void **state)
 {
 	enum { N = 300 };
@@ -1195,7 +1194,6 @@ static void test_fill_trickle(void **state)
 		uint32_t next = 0, arrived = 0;
 		struct net w;
 
-		g_coalesce_ms = k ? 5 : 0;
 		net_init(&w, 2, 51);
 		converge(&w, 0, 1, 2000);
 		dgrams[k] = w.n[0].f->tx.datagrams;
@@ -1205,6 +1203,7 @@ static void test_fill_trickle(void **state)
 				add_flows(&w, 0, next, 1, 3);
 				added[next++] = w.now;
 			}
+			ftfw_hold(w.n[0].f, k && next < N && next % 5);
 			step(&w);
 			/* in order: the link keeps it (no loss, no reordering) */
 			while (arrived < next && holds(&w, arrived)) {
@@ -1220,9 +1219,8 @@ static void test_fill_trickle(void **state)
 		assert_int_equal(w.n[0].f->tx.flows, N);
 		net_free(&w);
 	}
-	g_coalesce_ms = 0;
 	print_message("trickle: %" PRIu64 " datagrams, worst %" PRIu64 " ms; "
-		      "coalesce_ms 5: %" PRIu64 " datagrams, worst %" PRIu64 " ms\n",
+		      "held 5 ms at a time: %" PRIu64 " datagrams, worst %" PRIu64 " ms\n",
 		      dgrams[0], worst[0], dgrams[1], worst[1]);
 	assert_true(dgrams[0] >= N * 9 / 10);
 	assert_true(dgrams[1] * 3 < dgrams[0]);
@@ -1231,46 +1229,58 @@ static void test_fill_trickle(void **state)
 }
 
 /*
- * A steady stream that fills a datagram within the hold (10 flows per ms,
- * 39 flows to a datagram, coalesce_ms 5) leaves in full datagrams: what a
- * full one leaves behind waits for the next instead of going as a runt.
+ * A steady stream held throughout (10 flows per ms, 39 flows to a
+ * datagram) leaves in full datagrams: what a full one leaves behind
+ * waits for the next instead of going as a runt; the rest goes once the
+ * hold ends.
  */
 static void test_fill_stream(void **state)
 {
 	struct net w;
 	uint64_t d0;
 
-	g_coalesce_ms = 5;
 	net_init(&w, 2, 54);
 	converge(&w, 0, 1, 2000);
 	d0 = w.n[0].f->tx.datagrams;
+	ftfw_hold(w.n[0].f, true);
 	for (uint32_t ms = 0; ms < 200; ms++) {
 		add_flows(&w, 0, ms * 10, 10, 3);
 		step(&w);
 	}
+	/* held: less than a datagram's worth is still queued */
+	assert_true(ftfw_queued(w.n[0].f) > 0);
+	assert_true(ftfw_queued(w.n[0].f) < 39);
+	ftfw_hold(w.n[0].f, false);
 	converge(&w, 0, 1, 2000);
 	d0 = w.n[0].f->tx.datagrams - d0;
 	print_message("stream: 2000 flows in %" PRIu64 " datagrams\n", d0);
 	assert_int_equal(w.n[0].f->tx.flows, 2000);
 	assert_true(d0 <= 2000 / 39 + 3);
 	net_free(&w);
-	g_coalesce_ms = 0;
 }
 
-/* Coalescing never holds a repair: lossy links still converge, and a
- * burst still goes out in full datagrams. */
+/* A hold never keeps back a repair: on a lossy link, everything but the
+ * held tail arrives while the hold stays on. */
 static void test_fill_lossy(void **state)
 {
 	struct net w;
+	size_t held;
 
-	g_coalesce_ms = 5;
-	lossy(52, 30, 10, 20, 0);
 	net_init(&w, 2, 53);
-	add_flows(&w, 0, 0, 5000, 3);
 	converge(&w, 0, 1, 2000);
-	assert_true(w.n[0].f->tx.datagrams < 5000 / 20);
+	w.loss = 30;
+	w.reorder = 20;
+	w.dup = 10;
+	ftfw_hold(w.n[0].f, true);
+	add_flows(&w, 0, 0, 5000, 3);
+	run(&w, 3000);
+	held = ftfw_queued(w.n[0].f);
+	assert_true(held < 39);
+	assert_int_equal(cache_live(ext_of(&w, 0, 1)), 5000 - held);
+	ftfw_hold(w.n[0].f, false);
+	converge(&w, 0, 1, 5000);
+	assert_int_equal(cache_live(ext_of(&w, 0, 1)), 5000);
 	net_free(&w);
-	g_coalesce_ms = 0;
 }
 
 int main(void)
