@@ -204,6 +204,20 @@ int kernel_event_fd(const struct kernel *k)
 	return mnl_socket_get_fd(k->ev);
 }
 
+int kernel_listen(struct kernel *k, bool on)
+{
+	static const int groups[] = { NFNLGRP_CONNTRACK_NEW, NFNLGRP_CONNTRACK_UPDATE,
+				      NFNLGRP_CONNTRACK_DESTROY };
+	int fd = mnl_socket_get_fd(k->ev);
+
+	for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++)
+		if (setsockopt(fd, SOL_NETLINK, on ? NETLINK_ADD_MEMBERSHIP :
+			       NETLINK_DROP_MEMBERSHIP, &groups[i],
+			       sizeof(groups[i])) < 0)
+			return -1;
+	return 0;
+}
+
 static void event_datagram(struct kernel *k, const char *buf, size_t len,
 			   kernel_flow_cb cb, void *arg)
 {

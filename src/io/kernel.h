@@ -33,6 +33,15 @@ void kernel_close(struct kernel *k);
 int kernel_event_fd(const struct kernel *k);
 
 /*
+ * Stop (on false) or resume receiving events.  With no listener in the
+ * namespace the kernel does not build events at all (it keeps building
+ * them for every group while one group has a listener): a large commit
+ * then runs faster.  What happened meanwhile is only learned by a dump.
+ * Returns 0 or -1 (errno).
+ */
+int kernel_listen(struct kernel *k, bool on);
+
+/*
  * Read every event pending on the event socket without blocking and call
  * cb for each.  Returns 0, or -1 with errno: ENOBUFS when events were lost
  * (the caller must dump and reconcile), anything else is an I/O error.

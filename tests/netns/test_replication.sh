@@ -159,12 +159,14 @@ converge() {
 	return 1
 }
 
-# internal_matches_kernel: fw1's internal cache is fw1's conntrack table
-# (forwarded flows only).
+# internal_matches_kernel [fw1|fw2]: the node's internal cache is its
+# conntrack table (forwarded flows only).
 internal_matches_kernel() {
-	dump_flowset "$NS_FW1" "$SOCK1" internal "$D/fw1.intk" --kernel || return 1
-	kernel_flowset "$NS_FW1" >"$D/fw1.kern" || return 1
-	cmp -s "$D/fw1.intk" "$D/fw1.kern"
+	local n=${1:-fw1} ns=$NS_FW1 sock=$SOCK1
+	[[ $n == fw2 ]] && ns=$NS_FW2 sock=$SOCK2
+	dump_flowset "$ns" "$sock" internal "$D/$n.intk" --kernel || return 1
+	kernel_flowset "$ns" >"$D/$n.kern" || return 1
+	cmp -s "$D/$n.intk" "$D/$n.kern"
 }
 
 kernels_equal() {
@@ -362,6 +364,15 @@ if wait_until 30 kernels_equal; then
 else
 	fail "after commit, conntrack -L on fw2 != fw1"
 	assert_eq_sets "$D/k1" "$D/k2" "fw1-kernel" "fw2-kernel"
+fi
+# What fw2 committed is its own now (it would replicate it back as the
+# new master): taken in by the table read that follows a large commit,
+# which runs with kernel events paused.
+if wait_until 30 internal_matches_kernel fw2; then
+	timing "fw2 internal == fw2 kernel table after commit" "$WAIT_ELAPSED"
+else
+	fail "after commit, fw2's internal cache != fw2's conntrack table"
+	assert_eq_sets "$D/fw2.intk" "$D/fw2.kern" "fw2-internal" "fw2-kernel"
 fi
 
 # ---------------------------------------------------- 4. crash + resync
