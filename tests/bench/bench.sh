@@ -22,7 +22,7 @@
 #   5. commit of fw2's external cache into fw2's kernel, timed until the
 #      kernel holds the entries.
 # And once per daemon, in its own fresh pair: a steady rate (50,000
-# creates/s for 4 s in batches of 500, paced), fw2 sampled every 2 ms, and
+# creates/s for 4 s in batches of 500, paced), fw2 sampled every 0.25 ms, and
 # the lag read off the two count curves at equal counts.
 #
 # ctsyncd runs with its default configuration (addresses and control
@@ -34,7 +34,7 @@
 # Environment: CTS_BUILD (default build-bench/, set up if missing and
 # brought up to date with ninja),
 # BENCH_SETTLE_S (30), BENCH_LAG_RATE (50000), BENCH_LAG_SECS (4),
-# BENCH_LAG_BATCH (500), BENCH_CONNTRACKD_TUNING=example (conntrackd with
+# BENCH_LAG_BATCH (500), BENCH_LAG_SAMPLE_MS (0.25), BENCH_CONNTRACKD_TUNING=example (conntrackd with
 # the sizes of its example configuration instead), BENCH_WAIT_QUIET
 # (seconds to wait for other tests' namespaces to go before starting),
 # BENCH_DAEMONS (default "ctsyncd conntrackd"), BENCH_ONLY=lag|burst,
@@ -42,6 +42,8 @@
 # encryption: what authenticated sync costs, beside conntrackd's figures),
 # BENCH_SYNC="key: value; ..." (more of ctsyncd's sync settings, e.g.
 # "coalesce_ms: 0" to compare with a setting's default),
+# BENCH_SET="section.key: value; ..." (any of ctsyncd's settings, e.g.
+# "kernel.collect_us: 0"),
 # BENCH_STANDBY=hot (ctsyncd's receiver a hot standby: it writes every
 # flow into its own kernel as it arrives; what that costs the backup.
 # Both nodes start as backups, as neither holds the announced address),
@@ -93,7 +95,7 @@ encrypt) AUTH_NOTE=" plus a sync key file and encryption" ;;
 *) echo "bench.sh: BENCH_AUTH is auth or encrypt, not '$AUTH'" >&2; exit 2 ;;
 esac
 BURST_SAMPLE_MS=5
-LAG_SAMPLE_MS=2
+LAG_SAMPLE_MS=${BENCH_LAG_SAMPLE_MS:-0.25}
 DAEMONS=()
 read -r -a DAEMONS <<<"${BENCH_DAEMONS:-ctsyncd conntrackd}"
 for d in "${DAEMONS[@]}"; do
@@ -229,7 +231,7 @@ if ($cmd eq 'count') {			# count KIND SOCKET CACHE
 		my $a = time;
 		my $c = count($kind, $path, $cache);
 		my $b = time;
-		printf $fh "%.6f %d\n", ($a + $b) / 2, $c;
+		printf $fh "%.6f %d %.6f\n", ($a + $b) / 2, $c, $b - $a;
 		$next += $ms / 1000;
 		my $d = $next - time;
 		if ($d > 0) { usleep($d * 1e6); } else { $next = time; }
@@ -267,9 +269,19 @@ if ($cmd eq 'count') {			# count KIND SOCKET CACHE
 			$ok = undef;
 		}
 	}
-	my (@st, @sc);
+	# A sample is the count at some time within its query; one whose
+	# query took more than twice the median (the sampler was preempted)
+	# is too imprecise to time a batch by, and is left out.
+	my (@st, @sc, @all);
 	open(my $s, '<', $sfile) or die "$sfile: $!\n";
-	while (<$s>) { my ($t, $c) = split; push @st, $t; push @sc, $c; }
+	while (<$s>) { push @all, [split]; }
+	my @qd = sort { $a <=> $b } map { $_->[2] // 0 } @all;
+	my $qmax = @qd ? 2 * $qd[int($#qd / 2)] : 0;
+	my $dropped = 0;
+	for (@all) {
+		if (defined $_->[2] && $_->[2] > $qmax) { $dropped++; next; }
+		push @st, $_->[0]; push @sc, $_->[1];
+	}
 	die "no batches or no samples\n" unless @bc && @st;
 	my @lags;
 	my ($j, $unreached) = (0, 0);
@@ -286,8 +298,9 @@ if ($cmd eq 'count') {			# count KIND SOCKET CACHE
 	my $pct = sub { @sorted ? $sorted[int($_[0] / 100 * $#sorted + 0.5)] * 1000 : -1 };
 	my $iv = @st > 1 ? ($st[-1] - $st[0]) / $#st * 1000 : 0;
 	my $dur = $be[-1] - $bs[0];
-	printf "%.3f %.3f %.3f %.3f %d %d %.0f %d\n", $pct->(50), $pct->(99),
-		$pct->(100), $iv, $cum, $unreached, $dur > 0 ? $cum / $dur : 0, scalar @lags;
+	printf "%.3f %.3f %.3f %.3f %d %d %.0f %d %.1f\n", $pct->(50), $pct->(99),
+		$pct->(100), $iv, $cum, $unreached, $dur > 0 ? $cum / $dur : 0, scalar @lags,
+		@all ? 100 * $dropped / @all : 0;
 } else {
 	die "usage: bench-helper.pl count|sample|reach|lag ...\n";
 }
@@ -376,14 +389,19 @@ sync:
 control:
   socket: $dir/ctsyncd$node.sock
 EOF
-	if [[ -n ${BENCH_SYNC:-} ]]; then
-		local kv extra=()
-		IFS=';' read -r -a extra <<<"$BENCH_SYNC"
-		for kv in "${extra[@]}"; do
-			kv=${kv# }
-			[[ -n $kv ]] && sed -i "/^sync:/a\\  $kv" "$file"
-		done
-	fi
+	local kv sec extra=()
+	IFS=';' read -r -a extra <<<"${BENCH_SYNC:+$(sed -E 's/(^|;) */\1sync./g' <<<"$BENCH_SYNC")};${BENCH_SET:-}"
+	for kv in "${extra[@]}"; do
+		kv=${kv# }
+		[[ $kv == *:* ]] || continue
+		if [[ ${kv%%:*} != *.* ]]; then	# a top-level key
+			printf '%s\n' "$kv" >>"$file"
+			continue
+		fi
+		sec=${kv%%.*} kv=${kv#*.}
+		grep -q "^$sec:" "$file" || printf '%s:\n' "$sec" >>"$file"
+		sed -i "/^$sec:/a\\  $kv" "$file"
+	done
 	if [[ ${BENCH_STANDBY:-} == hot ]]; then
 		printf 'failover:\n  announce: ["sync0 198.51.100.1"]\n  standby: hot\n' >>"$file"
 	fi
@@ -473,7 +491,13 @@ sampler_start() {
 	local ms=$1 max=$2
 	SAMPLES=$DIR/samples.$3 STOPF=$DIR/stop.$3
 	rm -f "$SAMPLES" "$STOPF"
-	perl "$HELPER" sample "$DAEMON" "$SOCK2" external "$ms" "$SAMPLES" "$STOPF" "$max" \
+	# In the measured daemon's scheduling class: time-shared behind a
+	# real-time daemon its timestamps go stale; real-time beside a
+	# time-shared one it would take the daemon's CPU.
+	local rt=()
+	[[ $(chrt -p "$PID2" 2>/dev/null) == *SCHED_RR* || $(chrt -p "$PID2" 2>/dev/null) == *SCHED_FIFO* ]] &&
+		rt=(chrt -f 99)
+	"${rt[@]}" perl "$HELPER" sample "$DAEMON" "$SOCK2" external "$ms" "$SAMPLES" "$STOPF" "$max" \
 		>"$DIR/sampler.$3.err" 2>&1 &
 	SAMPLER=$!
 	CTS_PIDS+=("$SAMPLER")
@@ -484,7 +508,7 @@ sampler_stop() {
 	kill_wait TERM 5 "$SAMPLER" >/dev/null 2>&1
 	forget_pid "$SAMPLER"
 }
-sampled() { local l; l=$(tail -n 1 "$SAMPLES" 2>/dev/null); echo "${l#* }"; }
+sampled() { local t c; read -r t c _ < <(tail -n 1 "$SAMPLES" 2>/dev/null); echo "$c"; }
 held_at_least() { local c; c=$(sampled); [[ -n $c ]] && ((c >= $1)); }
 
 # The sync link is quiet: less than 2 KB on it (both ways) since the
@@ -511,13 +535,12 @@ NOTES=()
 note() { NOTES+=("$*"); say "note: $*"; }
 
 # ceiling N: ctgen creating N entries into a fresh namespace; the rate in
-# CEIL (empty on failure): the median of 3 runs when N < 100000 (a run
-# then lasts only ~0.1 s).  Not in a $(...): the namespace must stay
+# CEIL (empty on failure): the median of 3 runs (one run varied by
+# +-10 % at 1M).  Not in a $(...): the namespace must stay
 # known to the cleanup.
 CEIL=
 ceiling() {
-	local ns=$CTS_P-g n=$1 out r reps=1 rates=()
-	((n < 100000)) && reps=3
+	local ns=$CTS_P-g n=$1 out r reps=3 rates=()
 	CEIL=
 	for ((r = 0; r < reps; r++)); do
 		SLAB_REF=$(slab_ct)
@@ -650,10 +673,10 @@ lag() {
 	read -r -a f <<<"$res"
 	R[lag_p50|0|$d]=${f[0]-} R[lag_p99|0|$d]=${f[1]-} R[lag_max|0|$d]=${f[2]-}
 	R[lag_iv|0|$d]=${f[3]-} R[lag_total|0|$d]=${f[4]-} R[lag_unreached|0|$d]=${f[5]-}
-	R[lag_rate|0|$d]=${f[6]-}
+	R[lag_rate|0|$d]=${f[6]-} R[lag_drop|0|$d]=${f[8]-}
 	R[lag_lost|0|$d]=$((total - $(daemon_count "$SOCK2" external)))
 	say "[$d] lag p50 ${R[lag_p50|0|$d]} ms, p99 ${R[lag_p99|0|$d]} ms, max ${R[lag_max|0|$d]} ms" \
-		"(achieved ${R[lag_rate|0|$d]}/s, sampled every ${R[lag_iv|0|$d]} ms, lost ${R[lag_lost|0|$d]})"
+		"(achieved ${R[lag_rate|0|$d]}/s, sampled every ${R[lag_iv|0|$d]} ms, ${R[lag_drop|0|$d]} % of samples left out, lost ${R[lag_lost|0|$d]})"
 	busy_check "$d lag end"
 	pair_down
 }
@@ -747,7 +770,7 @@ report() {
 	echo "Machine: $(nproc) CPUs ($CPU_MODEL), ${MEM_GB} GiB RAM, kernel $(uname -r)" \
 		"($(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME"))."
 	echo "ctsyncd: $CTSYNCD_VER, git $GIT_REV$BUILD_NOTE, build $BUILDTYPE (sanitizers: $SANITIZE)," \
-		"default configuration$AUTH_NOTE${BENCH_SYNC:+ with sync settings \"$BENCH_SYNC\"}${BENCH_STANDBY:+, the receiver a $BENCH_STANDBY standby}." \
+		"default configuration$AUTH_NOTE${BENCH_SYNC:+ with sync settings \"$BENCH_SYNC\"}${BENCH_SET:+ with settings \"$BENCH_SET\"}${BENCH_STANDBY:+, the receiver a $BENCH_STANDBY standby}." \
 		"conntrackd: $CONNTRACKD_VER, FTFW over UDP unicast," \
 		"tuning below${CD_TUNING/sized/}."
 	echo "nf_conntrack_buckets $(sysctl -n net.netfilter.nf_conntrack_buckets)," \
@@ -795,6 +818,7 @@ report() {
 	row "steady: achieved create rate (/s)" 0 lag_rate int
 	row "steady: flows lost (↓)" 0 lag_lost int
 	row "steady: backup sampling interval (ms)" 0 lag_iv ms
+	row "steady: backup samples left out, query preempted (%)" 0 lag_drop f1
 	if ((${#NS_LIST[@]} > 1)); then
 		nmin=${NS_LIST[0]} nmax=${NS_LIST[0]}
 		for n in "${NS_LIST[@]}"; do
@@ -848,7 +872,7 @@ Method (one run; every figure is a single measurement, no averaging):
   Resolution about one sampling interval plus ~0.3 ms; values below it print as "< res".
 - commit: from the command (\`ctctl commit\`, \`conntrackd -c\`) until it has returned and fw2's
   nf_conntrack_count has grown by the cached count. Ceiling: ctgen creating N entries in a
-  fresh namespace (median of 3 when N < 100k) just before the commit, under its
+  fresh namespace (median of 3) just before the commit, under its
   conditions: the daemons listen for events (any listener on the host slows every create,
   see the no-listener figure above) and fw1's N entries fill the host-wide conntrack hash
   the new ones go into.
