@@ -12,15 +12,19 @@
  * a commit larger than the receive buffer holds ends in ENOBUFS.
  *
  * A commit batch is many create requests in one sendmsg.  The kernel
- * processes them in order within that call and queues one ack each (with
- * NETLINK_CAP_ACK an ack is 36 bytes and does not echo the request), so
- * the request socket's receive buffer is sized to hold a batch's acks:
+ * processes them in order within that call.  The requests do not ask for
+ * acks (NLM_F_ACK): the kernel answers only those that fail, with an
+ * error message each (with NETLINK_CAP_ACK 36 bytes, not echoing the
+ * request), queued before sendmsg returns.  So when it returns, what is
+ * queued is every failure of the batch and any request not named there
+ * succeeded.  Acks for every request cost a tenth of a 1M commit (an skb
+ * each, and reading them back).  The request socket's receive buffer is
+ * sized to hold a batch's worth of errors:
  *
  *   sendmsg: [nlmsg seq s][nlmsg seq s+1] ... [nlmsg seq s+n-1]
- *   acks:    [ERROR seq s, 0] [ERROR seq s+1, -EEXIST] ...   (one skb each)
+ *   errors:  [ERROR seq s+1, -EEXIST] ...   (one skb each; s succeeded)
  */
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,10 +62,6 @@
 #define MSG_EST		512
 #define ACK_TRUESIZE	1024
 #define BATCH_MAX	4096
-
-/* How long to wait for acks the kernel has not queued yet; it normally
- * queues all of them before sendmsg returns. */
-#define ACK_WAIT_MS	5000
 
 struct kernel {
 	struct mnl_socket *ev;
@@ -480,6 +480,12 @@ static int commit_setup(struct kernel *k, unsigned batch)
 	return 0;
 }
 
+/* A commit request is answered only if it fails (see the top). */
+static void errors_only(void *msg)
+{
+	((struct nlmsghdr *)msg)->nlmsg_flags &= (uint16_t)~NLM_F_ACK;
+}
+
 static void commit_fail(struct commit_result *r, int err,
 			const struct flow_key *key)
 {
@@ -515,55 +521,53 @@ static const char *ack_msg(const struct nlmsghdr *nlh, size_t len)
 }
 
 /*
- * Read the acks of seqs first .. first+n-1.  Each is counted once:
- * 0 created, EEXIST exists, anything else failed.  Acks that never come
- * (receive buffer overrun) count as failed with ENOBUFS.
+ * The outcome of each of the n requests from seq first, sent without
+ * NLM_F_ACK: read the error messages the kernel queued while it processed
+ * them; a request not named succeeded.  update: they were updates, so
+ * success counts as updated; otherwise EEXIST marks the slot ACK_EXISTS
+ * for an update to follow.  If error messages were lost (receive buffer
+ * overrun), the unnamed requests' outcome is unknown: counted failed
+ * with ENOBUFS.
  */
 enum { ACK_NONE, ACK_SEEN, ACK_EXISTS };
 
-/* Read the acks of n requests from seq first.  update: they were
- * updates, so success counts as updated; otherwise EEXIST marks the slot
- * ACK_EXISTS for an update to follow. */
+static void count_ok(struct kernel *k, unsigned i, struct commit_result *r,
+		     bool update)
+{
+	if (update)
+		r->updated++;
+	else if (!k->flows[i])
+		r->deleted++;
+	else
+		r->created++;
+}
+
 static int commit_acks(struct kernel *k, uint32_t first, unsigned n,
 		       struct commit_result *r, bool update)
 {
 	int fd = mnl_socket_get_fd(k->req);
-	unsigned answered = 0;
 	bool overrun = false;
 
 	memset(k->acked, 0, n);
-	while (answered < n) {
-		unsigned want = n - answered < ACK_SLOTS ? n - answered : ACK_SLOTS;
+	for (;;) {
 		int got;
 
-		for (unsigned i = 0; i < want; i++) {
+		for (unsigned i = 0; i < ACK_SLOTS; i++) {
 			memset(&k->ackmsg[i].msg_hdr, 0, sizeof(struct msghdr));
 			k->ackmsg[i].msg_hdr.msg_iov = &k->ackiov[i];
 			k->ackmsg[i].msg_hdr.msg_iovlen = 1;
 		}
-		got = recvmmsg(fd, k->ackmsg, want, MSG_DONTWAIT, NULL);
+		got = recvmmsg(fd, k->ackmsg, ACK_SLOTS, MSG_DONTWAIT, NULL);
 		if (got < 0) {
-			struct pollfd p = { .fd = fd, .events = POLLIN };
-			int pr;
-
 			if (errno == EINTR)
 				continue;
 			if (errno == ENOBUFS) {
 				overrun = true;
 				continue;
 			}
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				return -1;
-			if (overrun)
-				break;	/* the rest were dropped */
-			do
-				pr = poll(&p, 1, ACK_WAIT_MS);
-			while (pr < 0 && errno == EINTR);
-			if (pr < 0)
-				return -1;
-			if (pr == 0)
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				break;
-			continue;
+			return -1;
 		}
 		for (int i = 0; i < got; i++) {
 			const struct nlmsghdr *nlh = k->ackiov[i].iov_base;
@@ -571,8 +575,8 @@ static int commit_acks(struct kernel *k, uint32_t first, unsigned n,
 			const struct nlmsgerr *e;
 			uint32_t idx;
 
-			/* one ack per datagram; a truncated one still has
-			 * its header and error code */
+			/* one message per datagram; a truncated one still
+			 * has its header and error code */
 			if (len < NLMSG_HDRLEN + sizeof(int) ||
 			    nlh->nlmsg_type != NLMSG_ERROR)
 				continue;
@@ -581,19 +585,13 @@ static int commit_acks(struct kernel *k, uint32_t first, unsigned n,
 				continue;	/* stale */
 			k->acked[idx] = ACK_SEEN;
 			e = mnl_nlmsg_get_payload(nlh);
-			answered++;
-			if (!update && !k->flows[idx]) {
-				if (e->error == 0)
-					r->deleted++;
-				else if (e->error == -ENOENT)
+			if (e->error == 0) {
+				count_ok(k, idx, r, update);
+			} else if (!update && !k->flows[idx]) {
+				if (e->error == -ENOENT)
 					r->absent++;
 				else
 					commit_fail(r, -e->error, &k->keys[idx]);
-			} else if (e->error == 0) {
-				if (update)
-					r->updated++;
-				else
-					r->created++;
 			} else if (e->error == -EEXIST && !update) {
 				r->exists++;
 				k->acked[idx] = ACK_EXISTS;
@@ -612,16 +610,18 @@ static int commit_acks(struct kernel *k, uint32_t first, unsigned n,
 			}
 		}
 	}
-	/* acks that never came: the outcome is unknown, count a failure */
-	for (unsigned i = 0; i < n && answered < n; i++) {
+	for (unsigned i = 0; i < n; i++) {
 		if (k->acked[i])
 			continue;
-		commit_fail(r, overrun ? ENOBUFS : ETIMEDOUT, &k->keys[i]);
+		if (!overrun) {
+			count_ok(k, i, r, update);
+			continue;
+		}
+		commit_fail(r, ENOBUFS, &k->keys[i]);
 		if (update) {
 			r->failed--;
 			r->update_failed++;
 		}
-		answered++;
 	}
 	return 0;
 }
@@ -650,6 +650,7 @@ static int commit_updates(struct kernel *k, unsigned n, struct commit_result *r)
 			commit_fail(r, EMSGSIZE, &k->keys[i]);
 			continue;
 		}
+		errors_only(k->tx + off);
 		k->keys[m] = k->keys[i];
 		off += l;
 		m++;
@@ -712,6 +713,7 @@ int kernel_commit(struct kernel *k, kernel_next_cb next, void *arg,
 				pending_del = del;
 				break;
 			}
+			errors_only(k->tx + off);
 			k->keys[n] = f->key;
 			k->flows[n++] = del ? NULL : f;
 			off += l;

@@ -79,7 +79,8 @@ typedef const struct flow *(*kernel_next_cb)(void *arg, bool *del);
 /*
  * Write every entry next() yields: creates (with KERNEL_REFRESH, an entry
  * that exists is then updated with the flow's state) and deletes, batched
- * per sendmsg, reading the acknowledgements of each batch before the next.
+ * per sendmsg, reading the errors of each batch (the kernel answers only
+ * failed requests) before the next.
  * After each batch the events it caused (flagged own) are read and given
  * to drain, so a commit of any size cannot overrun the event socket.
  * Returns 0 (r filled, per-entry failures counted in r), or -1 with errno
