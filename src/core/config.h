@@ -57,7 +57,7 @@ struct config {
 	struct {
 		uint32_t event_buffer;		/* netlink rcvbuf bytes, default 64 MiB */
 		uint32_t commit_batch;		/* creates per sendmsg, default 256 */
-		uint32_t collect_us;		/* wait for more events, default 500 */
+		uint32_t collect_us;		/* wait for more events, default 1000 */
 	} kernel;
 
 	struct {

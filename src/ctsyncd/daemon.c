@@ -117,7 +117,6 @@ struct daemon {
 	 * timerfd's (microseconds). */
 	ev_io kernel_tick;
 	int tick_fd;
-	enum { KIN_IDLE, KIN_HOLD, KIN_TAIL } kin;
 	bool reconcile_due;		/* re-read the table at the next turn */
 	ev_signal sig_int, sig_term, sig_hup;
 	uint64_t started;
@@ -462,18 +461,35 @@ static void mirror_flush(struct daemon *d)
 	}
 }
 
-static void kernel_read(struct daemon *d);
+static void kernel_read(struct daemon *d)
+{
+	if (kernel_events(d->k, on_flow, d) < 0) {
+		if (errno == ENOBUFS) {
+			d->ks.overruns++;
+			log_warnx("kernel event buffer overrun: events were lost, "
+				  "re-reading the table (raise kernel.event_buffer "
+				  "if this repeats)");
+			reconcile(d);
+		} else {
+			log_warn("conntrack events");
+		}
+	}
+	flush_output(d);
+}
 
 /*
  * The kernel reports events one by one as flows come and go.  Waking for
  * every few of them was a quarter of the sender's CPU at 1M flows, so:
- * - IDLE: the first event starts a hold of kernel.collect_us (HOLD);
+ * - idle: the first event starts a hold of kernel.collect_us, with the
+ *   event watcher stopped;
  * - at its end every pending event is read (one wake-up for the batch)
- *   and full datagrams leave; what cannot fill one is held (TAIL);
- * - an event within half a hold more starts the next hold, and the
- *   held records go with the next batch; none, and they leave (IDLE).
- * A stream of changes so leaves in full datagrams, and a change waits at
- * most 1.5 holds: the last of a burst does not wait for a next one.
+ *   and full datagrams leave; what cannot fill one is held, the watcher
+ *   runs again and the timer gives the next event half a hold;
+ * - an event within it starts the next hold, and the held records go
+ *   with the next batch; none, and they leave.
+ * So when the timer fires, a stopped watcher means a hold ended.  A
+ * stream of changes leaves in full datagrams, and a change waits at most
+ * 1.5 holds: the last of a burst does not wait for a next one.
  */
 static void tick_arm(struct daemon *d, uint32_t us)
 {
@@ -496,7 +512,6 @@ static void kernel_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 	ev_io_stop(loop, &d->kernel_w);
 	tick_arm(d, d->conf.kernel.collect_us);
-	d->kin = KIN_HOLD;
 }
 
 static void kernel_tick_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -506,33 +521,15 @@ static void kernel_tick_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 	if (read(d->tick_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
 		log_warn("timerfd");
-	if (d->kin == KIN_HOLD) {
+	if (!ev_is_active(&d->kernel_w)) {	/* a hold ended */
 		ftfw_hold(d->ftfw, true);
 		kernel_read(d);
 		ev_io_start(loop, &d->kernel_w);
 		tick_arm(d, d->conf.kernel.collect_us / 2);
-		d->kin = KIN_TAIL;
-	} else if (d->kin == KIN_TAIL) {
+	} else {			/* no event came after it */
 		ftfw_hold(d->ftfw, false);
 		flush_output(d);
-		d->kin = KIN_IDLE;
 	}
-}
-
-static void kernel_read(struct daemon *d)
-{
-	if (kernel_events(d->k, on_flow, d) < 0) {
-		if (errno == ENOBUFS) {
-			d->ks.overruns++;
-			log_warnx("kernel event buffer overrun: events were lost, "
-				  "re-reading the table (raise kernel.event_buffer "
-				  "if this repeats)");
-			reconcile(d);
-		} else {
-			log_warn("conntrack events");
-		}
-	}
-	flush_output(d);
 }
 
 /* ---- sync --------------------------------------------------------------- */
@@ -962,13 +959,13 @@ static const struct flow *commit_next(void *arg, bool *del)
 	return it->i < it->n ? &it->v[it->i++]->flow : NULL;
 }
 
-/* flags: KERNEL_REFRESH, entries already there take the replica's state.
- * missing: only the flows the internal cache (just re-read from the
- * kernel) does not hold. */
 /* Commits at least this large, and of at least as many flows as the
  * table holds already, run with kernel events paused (do_commit()). */
 #define COMMIT_QUIET_MIN	4096
 
+/* flags: KERNEL_REFRESH, entries already there take the replica's state.
+ * missing: only the flows the internal cache (just re-read from the
+ * kernel) does not hold. */
 static void do_commit(struct daemon *d, struct ctl_client *c, unsigned flags,
 		      bool missing)
 {
@@ -987,11 +984,13 @@ static void do_commit(struct daemon *d, struct ctl_client *c, unsigned flags,
 		ctl_put_done(&c->out, -ENOMEM, "out of memory");
 		return;
 	}
-	/* A large commit (most of the table to be) runs without the NEW and
-	 * UPDATE events its creates would cause: building them was a
-	 * quarter of its time.  A dump afterwards, cheaper than reading a
-	 * million events, takes the flows in as ours, and with them any
-	 * that traffic made meanwhile. */
+	/* A large commit (most of the table to be) runs without the events
+	 * its creates would cause: building them was a fifth of its time.
+	 * A dump afterwards, cheaper than reading a million events, takes
+	 * the flows in as ours, and with them whatever traffic did
+	 * meanwhile.  It runs at the next turn of the loop, after the
+	 * answer has gone out (and a new master's announcements): the flows
+	 * are in the kernel already. */
 	quiet = it.n >= COMMIT_QUIET_MIN && it.n >= cache_live(d->internal);
 	if (quiet && kernel_listen(d->k, false) < 0) {
 		log_warn("commit: pausing kernel events");
@@ -1005,6 +1004,8 @@ static void do_commit(struct daemon *d, struct ctl_client *c, unsigned flags,
 
 		if (kernel_listen(d->k, true) < 0)
 			fatal("commit: resuming kernel events");
+		d->reconcile_due = true;
+		arm_timer(d);
 		errno = err;
 	}
 	if (rc < 0) {
@@ -1012,14 +1013,9 @@ static void do_commit(struct daemon *d, struct ctl_client *c, unsigned flags,
 		free(it.v);
 		log_warnx("%s", msg);
 		ctl_put_done(&c->out, -errno, msg);
-		d->reconcile_due |= quiet;
-		arm_timer(d);
 		return;
 	}
 	free(it.v);
-	/* After the answer has gone out (and a new master's announcements):
-	 * the flows are in the kernel already. */
-	d->reconcile_due |= quiet;
 	if (r.events_lost) {
 		d->ks.overruns++;
 		log_warnx("kernel event buffer overrun during commit: re-reading the table");
@@ -1049,8 +1045,6 @@ static void do_commit(struct daemon *d, struct ctl_client *c, unsigned flags,
 		log_warnx("commit: first failure: %s: %s", r.first_failed,
 			  strerror(r.first_error));
 	ctl_put_done(&c->out, 0, msg);
-	if (d->reconcile_due)
-		arm_timer(d);
 }
 
 /*

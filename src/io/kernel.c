@@ -486,13 +486,18 @@ static void errors_only(void *msg)
 	((struct nlmsghdr *)msg)->nlmsg_flags &= (uint16_t)~NLM_F_ACK;
 }
 
+/* A failed request; update: a refresh of an entry counted in exists. */
 static void commit_fail(struct commit_result *r, int err,
-			const struct flow_key *key)
+			const struct flow_key *key, bool update)
 {
-	if (r->failed++ + r->update_failed == 0) {
+	if (r->failed + r->update_failed == 0) {
 		r->first_error = err;
 		flow_key_fmt(key, r->first_failed, sizeof(r->first_failed));
 	}
+	if (update)
+		r->update_failed++;
+	else
+		r->failed++;
 }
 
 /* The kernel's extended-ack text for a failed request, if any. */
@@ -591,7 +596,7 @@ static int commit_acks(struct kernel *k, uint32_t first, unsigned n,
 				if (e->error == -ENOENT)
 					r->absent++;
 				else
-					commit_fail(r, -e->error, &k->keys[idx]);
+					commit_fail(r, -e->error, &k->keys[idx], false);
 			} else if (e->error == -EEXIST && !update) {
 				r->exists++;
 				k->acked[idx] = ACK_EXISTS;
@@ -602,11 +607,7 @@ static int commit_acks(struct kernel *k, uint32_t first, unsigned n,
 					if (m)
 						log_debug("commit: %s", m);
 				}
-				commit_fail(r, -e->error, &k->keys[idx]);
-				if (update) {	/* counted in exists already */
-					r->failed--;
-					r->update_failed++;
-				}
+				commit_fail(r, -e->error, &k->keys[idx], update);
 			}
 		}
 	}
@@ -617,11 +618,7 @@ static int commit_acks(struct kernel *k, uint32_t first, unsigned n,
 			count_ok(k, i, r, update);
 			continue;
 		}
-		commit_fail(r, ENOBUFS, &k->keys[i]);
-		if (update) {
-			r->failed--;
-			r->update_failed++;
-		}
+		commit_fail(r, ENOBUFS, &k->keys[i], update);
 	}
 	return 0;
 }
@@ -647,7 +644,7 @@ static int commit_updates(struct kernel *k, unsigned n, struct commit_result *r)
 		/* An update is smaller than the create that fitted here. */
 		l = ctconv_build_update(k->tx + off, k->txlen - off, k->flows[i], first + m);
 		if (l == 0) {
-			commit_fail(r, EMSGSIZE, &k->keys[i]);
+			commit_fail(r, EMSGSIZE, &k->keys[i], false);
 			continue;
 		}
 		errors_only(k->tx + off);
@@ -706,7 +703,7 @@ int kernel_commit(struct kernel *k, kernel_next_cb next, void *arg,
 			if (l == 0) {
 				if (n == 0) {
 					/* cannot fit even alone */
-					commit_fail(r, EMSGSIZE, &f->key);
+					commit_fail(r, EMSGSIZE, &f->key, false);
 					continue;
 				}
 				pending = f;

@@ -82,7 +82,8 @@ typedef const struct flow *(*kernel_next_cb)(void *arg, bool *del);
  * per sendmsg, reading the errors of each batch (the kernel answers only
  * failed requests) before the next.
  * After each batch the events it caused (flagged own) are read and given
- * to drain, so a commit of any size cannot overrun the event socket.
+ * to drain, so a commit of any size cannot overrun the event socket;
+ * drain may be NULL when events are paused (kernel_listen()).
  * Returns 0 (r filled, per-entry failures counted in r), or -1 with errno
  * on socket failure.
  */

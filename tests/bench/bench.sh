@@ -41,7 +41,7 @@
 # BENCH_AUTH=auth|encrypt (ctsyncd's pair with a sync key file, and with
 # encryption: what authenticated sync costs, beside conntrackd's figures),
 # BENCH_SYNC="key: value; ..." (more of ctsyncd's sync settings, e.g.
-# "coalesce_ms: 0" to compare with a setting's default),
+# "ack_ms: 5" to compare with a setting's default),
 # BENCH_SET="section.key: value; ..." (any of ctsyncd's settings, e.g.
 # "kernel.collect_us: 0"),
 # BENCH_STANDBY=hot (ctsyncd's receiver a hot standby: it writes every
@@ -494,9 +494,9 @@ sampler_start() {
 	# In the measured daemon's scheduling class: time-shared behind a
 	# real-time daemon its timestamps go stale; real-time beside a
 	# time-shared one it would take the daemon's CPU.
-	local rt=()
-	[[ $(chrt -p "$PID2" 2>/dev/null) == *SCHED_RR* || $(chrt -p "$PID2" 2>/dev/null) == *SCHED_FIFO* ]] &&
-		rt=(chrt -f 99)
+	local rt=() pol
+	pol=$(chrt -p "$PID2" 2>/dev/null)
+	[[ $pol == *SCHED_RR* || $pol == *SCHED_FIFO* ]] && rt=(chrt -f 99)
 	"${rt[@]}" perl "$HELPER" sample "$DAEMON" "$SOCK2" external "$ms" "$SAMPLES" "$STOPF" "$max" \
 		>"$DIR/sampler.$3.err" 2>&1 &
 	SAMPLER=$!
