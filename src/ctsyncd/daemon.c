@@ -50,6 +50,11 @@ struct kstats {
 	uint64_t overruns, dumps, dumped, reconciled, refused;
 };
 
+/* With kernel events lost, the table is re-read once the event socket has
+ * been read empty (the burst that overran it is over, or caught up with),
+ * or after this long at the latest, should a flood never let up. */
+#define REREAD_MAX_WAIT_MS	5000
+
 struct commit_stats {
 	uint64_t runs, created, exists, failed, last_usec;
 };
@@ -117,7 +122,10 @@ struct daemon {
 	 * timerfd's (microseconds). */
 	ev_io kernel_tick;
 	int tick_fd;
-	bool reconcile_due;		/* re-read the table at the next turn */
+	/* The kernel's table is to be re-read (events were lost, or not
+	 * listened to during a commit): since when (ms), 0 not.  A re-read
+	 * during which events are lost again is followed by another. */
+	uint64_t reread_since;
 	ev_signal sig_int, sig_term, sig_hup;
 	uint64_t started;
 	struct kstats ks;
@@ -301,6 +309,8 @@ static int reconcile(struct daemon *d)
 	long n;
 	size_t gone;
 
+	/* Whatever was lost so far, this dump covers (kernel_dump()). */
+	d->reread_since = 0;
 	ftfw_reconcile_begin(d->ftfw);
 	/* An interrupted dump may have missed entries: only a whole one
 	 * may decide what is gone. */
@@ -309,6 +319,7 @@ static int reconcile(struct daemon *d)
 		ftfw_reconcile_begin(d->ftfw);
 	if (n < 0) {
 		log_warn("conntrack dump");
+		d->reread_since = now_ms();	/* try again later */
 		return -1;
 	}
 	gone = ftfw_reconcile_end(d->ftfw);
@@ -317,6 +328,23 @@ static int reconcile(struct daemon *d)
 	log_info("kernel table: %ld entries, %zu replicated, %zu gone since last seen",
 		 n, cache_live(d->internal), gone);
 	return 0;
+}
+
+/*
+ * The kernel dropped events: the table is to be re-read (kernel_read()
+ * says when).  One warning and one overrun counted per episode, not per
+ * batch of events read during it.
+ */
+static void events_lost(struct daemon *d, const char *during)
+{
+	if (d->reread_since)
+		return;
+	d->reread_since = now_ms();
+	d->ks.overruns++;
+	log_warnx("%s: kernel events were lost, the table is re-read once "
+		  "they are caught up with (%" PRIu64 " lost so far; raise "
+		  "kernel.event_buffer if this repeats)", during,
+		  kernel_events_lost(d->k));
 }
 
 static void flush_output(struct daemon *d);
@@ -454,25 +482,30 @@ static void mirror_flush(struct daemon *d)
 				  strerror(r.first_error));
 		m->failed += r.failed + r.update_failed;
 	}
-	if (r.events_lost) {
-		d->ks.overruns++;
-		log_warnx("kernel event buffer overrun while mirroring: re-reading the table");
-		reconcile(d);
-	}
+	if (r.events_lost)
+		events_lost(d, "writing the hot standby's copies");
 }
 
+/*
+ * Read what the kernel reported.  After a loss the table is re-read once
+ * the socket has been read empty: a dump in the middle of a burst loses
+ * the events of the burst's rest (nobody reads them meanwhile), and
+ * netlink then reports no further ENOBUFS until its queue has been read
+ * empty once.  Losses during a re-read lead to another, so the internal
+ * cache ends equal to the table however fast the kernel goes.
+ */
 static void kernel_read(struct daemon *d)
 {
-	if (kernel_events(d->k, on_flow, d) < 0) {
-		if (errno == ENOBUFS) {
-			d->ks.overruns++;
-			log_warnx("kernel event buffer overrun: events were lost, "
-				  "re-reading the table (raise kernel.event_buffer "
-				  "if this repeats)");
+	int ev = kernel_events(d->k, on_flow, d);
+
+	if (ev < 0) {
+		log_warn("conntrack events");
+	} else {
+		if (ev & KERNEL_LOST)
+			events_lost(d, "kernel event buffer overrun");
+		if (d->reread_since && (!(ev & KERNEL_MORE) ||
+		    now_ms() - d->reread_since >= REREAD_MAX_WAIT_MS))
 			reconcile(d);
-		} else {
-			log_warn("conntrack events");
-		}
 	}
 	flush_output(d);
 }
@@ -544,7 +577,7 @@ static void arm_timer(struct daemon *d)
 		at = d->watchdog_at;
 	if (d->m.sweep_at && d->m.sweep_at < at)
 		at = d->m.sweep_at;
-	if (mirror_pending(d) || d->reconcile_due)
+	if (mirror_pending(d) || d->reread_since)
 		at = now;
 
 	ev_timer_stop(d->loop, &d->timer);
@@ -670,10 +703,8 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		d->m.sweep_at = now + MIRROR_SWEEP_MS;
 	}
 	mirror_flush(d);
-	if (d->reconcile_due) {
-		d->reconcile_due = false;
-		reconcile(d);
-	}
+	if (d->reread_since)
+		kernel_read(d);
 	watchdog_feed(d);
 	flush_output(d);
 }
@@ -806,6 +837,7 @@ static void do_stats(struct daemon *d, struct ctl_client *c)
 	kv(c, "kernel", "events_own", d->ks.ev_own);
 	kv(c, "kernel", "filtered", d->ks.filtered);
 	kv(c, "kernel", "overruns", d->ks.overruns);
+	kv(c, "kernel", "events_lost", kernel_events_lost(d->k));
 	kv(c, "kernel", "dumps", d->ks.dumps);
 	kv(c, "kernel", "dumped", d->ks.dumped);
 	kv(c, "kernel", "reconciled", d->ks.reconciled);
@@ -1003,8 +1035,10 @@ static void do_commit(struct daemon *d, struct ctl_client *c, unsigned flags,
 		int err = errno;
 
 		if (kernel_listen(d->k, true) < 0)
-			fatal("commit: resuming kernel events");
-		d->reconcile_due = true;
+			log_warn("commit: resuming kernel events");
+		/* Not a loss: what the commit did is re-read on purpose. */
+		if (!d->reread_since)
+			d->reread_since = now_ms();
 		arm_timer(d);
 		errno = err;
 	}
@@ -1016,11 +1050,8 @@ static void do_commit(struct daemon *d, struct ctl_client *c, unsigned flags,
 		return;
 	}
 	free(it.v);
-	if (r.events_lost) {
-		d->ks.overruns++;
-		log_warnx("kernel event buffer overrun during commit: re-reading the table");
-		reconcile(d);
-	}
+	if (r.events_lost)
+		events_lost(d, "commit");
 	d->cs.runs++;
 	d->cs.created += r.created;
 	d->cs.exists += r.exists;

@@ -32,6 +32,8 @@
 #include <sys/uio.h>
 #include <time.h>
 
+#include <linux/sock_diag.h>
+
 #include <libmnl/libmnl.h>
 #include <linux/netlink.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -85,6 +87,12 @@ struct kernel {
 	uint8_t *acked;			/* per batch slot: ACK_* */
 	unsigned batch;			/* batch the buffers are sized for */
 
+	/* Loss detection: the event socket's drop counter as of the last
+	 * look (or the start of the last dump), -1 where it cannot be read
+	 * (then ENOBUFS alone tells). */
+	int64_t  drops_seen;
+	bool     enobufs;		/* ENOBUFS seen since the last dump */
+
 	/* counters (debug log on close) */
 	uint64_t ev_bad;		/* event that did not parse */
 	uint64_t ev_trunc;		/* datagram larger than EV_SLOT */
@@ -92,6 +100,25 @@ struct kernel {
 	uint64_t ev_overrun;		/* ENOBUFS seen */
 	uint64_t dump_bad;		/* dump entry that did not parse */
 };
+
+/* The event socket's drop counter (sk_drops), or -1. */
+static int64_t ev_drops(const struct kernel *k)
+{
+	uint32_t mi[SK_MEMINFO_VARS] = { 0 };
+	socklen_t l = sizeof(mi);
+
+	if (getsockopt(mnl_socket_get_fd(k->ev), SOL_SOCKET, SO_MEMINFO, mi, &l) < 0 ||
+	    l <= SK_MEMINFO_DROPS * sizeof(mi[0]))
+		return -1;
+	return mi[SK_MEMINFO_DROPS];
+}
+
+uint64_t kernel_events_lost(const struct kernel *k)
+{
+	int64_t d = ev_drops(k);
+
+	return d < 0 ? 0 : (uint64_t)d;
+}
 
 static int set_buf(int fd, int force_opt, int opt, int bytes)
 {
@@ -155,6 +182,7 @@ struct kernel *kernel_open(uint32_t rcvbuf)
 	mnl_socket_setsockopt(k->req, NETLINK_CAP_ACK, &one, sizeof(one));
 	mnl_socket_setsockopt(k->req, NETLINK_EXT_ACK, &one, sizeof(one));
 	k->seq = (uint32_t)time(NULL);
+	k->drops_seen = ev_drops(k);
 
 	for (int i = 0; i < EV_SLOTS; i++) {
 		k->eviov[i].iov_base = k->evbuf + (size_t)i * EV_SLOT;
@@ -252,7 +280,8 @@ static void event_datagram(struct kernel *k, const char *buf, size_t len,
 int kernel_events(struct kernel *k, kernel_flow_cb cb, void *arg)
 {
 	int fd = mnl_socket_get_fd(k->ev);
-	bool lost = false;
+	int ret = KERNEL_MORE;
+	int64_t drops;
 
 	for (int round = 0; round < EV_ROUNDS; round++) {
 		int n;
@@ -270,13 +299,16 @@ int kernel_events(struct kernel *k, kernel_flow_cb cb, void *arg)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				ret = 0;
 				break;
+			}
 			if (errno == ENOBUFS) {
-				/* reported once; what is queued is still
-				 * good, read it before the caller dumps */
+				/* reported once per episode; what is queued
+				 * is still good, read it before the caller
+				 * dumps */
 				k->ev_overrun++;
-				lost = true;
+				k->enobufs = true;
 				continue;
 			}
 			return -1;
@@ -295,14 +327,23 @@ int kernel_events(struct kernel *k, kernel_flow_cb cb, void *arg)
 			event_datagram(k, k->eviov[i].iov_base,
 				       k->evmsg[i].msg_len, cb, arg);
 		}
-		if (n < EV_SLOTS)
-			break;	/* drained */
+		if (n < EV_SLOTS) {
+			ret = 0;	/* drained */
+			break;
+		}
 	}
-	if (lost) {
-		errno = ENOBUFS;
-		return -1;
+	/* The counter is the truth where it can be read: an ENOBUFS can
+	 * stand for drops a dump since then has covered. */
+	drops = ev_drops(k);
+	if (drops >= 0 && k->drops_seen >= 0) {
+		if (drops != k->drops_seen)
+			ret |= KERNEL_LOST;
+		k->drops_seen = drops;
+	} else if (k->enobufs) {
+		ret |= KERNEL_LOST;
 	}
-	return 0;
+	k->enobufs = false;
+	return ret;
 }
 
 static struct nlmsghdr *put_request(void *buf, uint8_t msg, uint16_t flags,
@@ -372,6 +413,9 @@ long kernel_dump(struct kernel *k, kernel_flow_cb cb, void *arg)
 	long count = 0;
 	bool intr = false;
 
+	/* What the event socket lost so far, this dump covers. */
+	k->drops_seen = ev_drops(k);
+	k->enobufs = false;
 	put_request(req, IPCTNL_MSG_CT_GET, NLM_F_DUMP, AF_UNSPEC, seq);
 	if (send_all(k, req, ((struct nlmsghdr *)req)->nlmsg_len) < 0)
 		return -1;
@@ -724,10 +768,13 @@ int kernel_commit(struct kernel *k, kernel_next_cb next, void *arg,
 			return -1;
 		if ((flags & KERNEL_REFRESH) && commit_updates(k, n, r) < 0)
 			return -1;
-		if (drain && kernel_events(k, drain, drain_arg) < 0) {
-			if (errno != ENOBUFS)
+		if (drain) {
+			int ev = kernel_events(k, drain, drain_arg);
+
+			if (ev < 0)
 				return -1;
-			r->events_lost = true;
+			if (ev & KERNEL_LOST)
+				r->events_lost = true;
 		}
 	}
 	return 0;

@@ -41,16 +41,32 @@ int kernel_event_fd(const struct kernel *k);
  */
 int kernel_listen(struct kernel *k, bool on);
 
+/* kernel_events() result bits */
+#define KERNEL_LOST	0x01	/* events were lost since the last dump began */
+#define KERNEL_MORE	0x02	/* stopped with events still queued */
+
 /*
- * Read every event pending on the event socket without blocking and call
- * cb for each.  Returns 0, or -1 with errno: ENOBUFS when events were lost
- * (the caller must dump and reconcile), anything else is an I/O error.
+ * Read the events pending on the event socket without blocking (a bounded
+ * number per call, so a flood is served in turns with the rest of the
+ * loop) and call cb for each.  Returns KERNEL_* bits, or -1 with errno on
+ * an I/O error.  KERNEL_LOST: the kernel dropped events (the socket's
+ * drop counter moved, or ENOBUFS where the counter cannot be read): the
+ * caller must dump and reconcile.  Netlink reports ENOBUFS only once
+ * until its queue has been read empty, so during a long burst later
+ * losses show only in the counter.  Without KERNEL_MORE the socket was
+ * read empty: the caller is caught up with the kernel.
  */
 int kernel_events(struct kernel *k, kernel_flow_cb cb, void *arg);
 
+/* Events the kernel dropped on the event socket since it was opened
+ * (SO_MEMINFO; 0 where it cannot be read). */
+uint64_t kernel_events_lost(const struct kernel *k);
+
 /* Dump the whole table (both families, every zone); cb gets KERNEL_EV_NEW
  * for each entry.  Returns entries seen, or -1 with errno (EINTR: the
- * kernel marked the dump interrupted; dump again). */
+ * kernel marked the dump interrupted; dump again).  Events lost before
+ * the dump began are taken as covered by it: kernel_events() reports
+ * only losses after that. */
 long kernel_dump(struct kernel *k, kernel_flow_cb cb, void *arg);
 
 struct commit_result {
@@ -62,7 +78,7 @@ struct commit_result {
 	uint64_t absent;	/* deletes of entries already gone */
 	uint64_t failed;	/* any other error */
 	int      first_error;	/* errno of the first failure, 0 if none */
-	bool     events_lost;	/* ENOBUFS while draining: dump and reconcile */
+	bool     events_lost;	/* events lost while draining: dump and reconcile */
 	char     first_failed[160];	/* flow_key_fmt() of it */
 };
 

@@ -1,0 +1,244 @@
+#!/usr/bin/env bash
+#
+# tests/netns/test_burst.sh [-n N] [-r REPS] [-b EVENT_BUFFER] [-d "ctsyncd conntrackd"]
+#
+# Nothing lost at the kernel's full speed.  A pair (fw1, fw2: two network
+# namespaces joined by sync0) runs each daemon at its defaults (only the
+# addresses and the control socket set); on fw1, ctgen creates N entries
+# as fast as the kernel takes them (unpaced, large batches), then updates
+# all N (a new mark), then deletes all N.  After each phase fw2's external
+# cache must equal fw1's kernel table within CTS_SETTLE_S seconds:
+#   creates: N flows (and, for N <= 300,000, the same flow set, field by
+#            field, as conntrack -L on fw1);
+#   updates: N flows, every one with the phase's mark;
+#   deletes: none.
+# An unpaced burst overruns the event socket; ctsyncd must then re-read
+# the table (and again if it overruns while re-reading) until its caches
+# equal the kernel's.  -b sets ctsyncd's kernel.event_buffer (default:
+# the daemon's): a buffer that holds more events than the daemon reads in
+# one turn (2,048) but far fewer than the burst, such as 4M, makes the
+# overruns certain, also while the table is being re-read.
+#
+# Prints one line per repetition and phase: the time until fw2 held the
+# kernel's table (from the end of the generator), the flows missing at
+# the deadline, fw1's overruns, events lost and table re-reads.  With -d
+# listing conntrackd too, the same runs on a conntrackd pair (FTFW,
+# sized for N as in tests/bench) are reported beside, not judged.
+#
+# Exit: 0 when ctsyncd missed nothing in any phase, 1 otherwise, 2 usage,
+# 77 skip.  Environment: CTSYNCD CTCTL CTGEN (paths), CTS_SETTLE_S
+# (default 60), CTS_BATCH (ctgen's batch, default 2048), CTS_KEEP=1.
+set -uo pipefail
+
+N=300000 REPS=1 DAEMONS=ctsyncd EVENT_BUFFER=
+while (($#)); do
+	case $1 in
+	-b) [[ ${2-} =~ ^[0-9]+[KMG]?$ ]] || { echo "usage: $0 [-n N] [-r REPS] [-b SIZE] [-d DAEMONS]" >&2; exit 2; }
+	    EVENT_BUFFER=$2; shift ;;
+	-n) [[ ${2-} =~ ^[0-9]+$ ]] || { echo "usage: $0 [-n N] [-r REPS] [-b SIZE] [-d DAEMONS]" >&2; exit 2; }
+	    N=$2; shift ;;
+	-r) [[ ${2-} =~ ^[1-9][0-9]*$ ]] || { echo "usage: $0 [-n N] [-r REPS] [-b SIZE] [-d DAEMONS]" >&2; exit 2; }
+	    REPS=$2; shift ;;
+	-d) DAEMONS=${2-}; shift ;;
+	*) echo "usage: $0 [-n N] [-r REPS] [-b SIZE] [-d DAEMONS]" >&2; exit 2 ;;
+	esac
+	shift
+done
+for d in $DAEMONS; do
+	[[ $d == ctsyncd || $d == conntrackd ]] || { echo "$0: -d: '$d'?" >&2; exit 2; }
+done
+
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+SETTLE_S=${CTS_SETTLE_S:-60}
+BATCH=${CTS_BATCH:-2048}
+REPORT=()
+summary() {
+	local r
+	echo
+	echo "== $N creates, updates and deletes at full speed on fw1 ($REPS repetition(s)," \
+		"ctsyncd's event_buffer ${EVENT_BUFFER:-at its default})"
+	printf '%-10s %3s  %-8s %11s %9s %8s %9s %9s %7s\n' daemon rep phase "ctgen rate" \
+		"held in" missing overruns "ev. lost" dumps
+	for r in "${REPORT[@]}"; do echo "$r"; done
+	report_failed
+}
+
+cts_init burst || exit $?
+need_bins CTSYNCD CTCTL CTGEN
+[[ " $DAEMONS " == *" conntrackd "* ]] && ! command -v conntrackd >/dev/null &&
+	{ warn "SKIP: conntrackd not found"; exit 77; }
+
+ct_max_at_least $((N + 65536)) || die "cannot raise nf_conntrack_max"
+
+# ------------------------------------------------------------- the pair
+
+NS1=$CTS_P-fw1 NS2=$CTS_P-fw2
+CTS_LOCAL_ADDRS=(192.0.2.1 192.0.2.2)	# the sync link: not replicated
+pair_ns() {
+	local i ns
+	for i in 1 2; do
+		ns=$CTS_P-fw$i
+		ns_add "$ns" && nsctl "$ns" net.netfilter.nf_conntrack_events=1 || return 1
+		nsx "$ns" nft -f - <<'EOF' || return 1
+table inet burst {
+	chain input {
+		type filter hook input priority filter; policy accept;
+		ct state established,related accept
+	}
+}
+EOF
+	done
+	veth sync0 "$NS1" sync0 "$NS2" &&
+	ip -n "$NS1" addr add 192.0.2.1/30 dev sync0 &&
+	ip -n "$NS2" addr add 192.0.2.2/30 dev sync0
+}
+
+DAEMON='' PID1='' PID2='' SOCK1='' SOCK2='' CONF1='' CONF2=''
+pair_start() {
+	local d=$1 i
+	DAEMON=$d
+	if [[ $d == ctsyncd ]]; then
+		for i in 1 2; do
+			{
+				echo "node_id: $i"
+				echo "sync:"
+				echo "  local: 192.0.2.$i"
+				echo "  peers: [192.0.2.$((3 - i))]"
+				echo "control:"
+				echo "  socket: $CTS_TMP/ctsyncd$i.sock"
+				if [[ -n $EVENT_BUFFER ]]; then
+					echo "kernel:"
+					echo "  event_buffer: $EVENT_BUFFER"
+				fi
+			} >"$CTS_TMP/ctsyncd$i.yaml"
+		done
+		CONF1=$CTS_TMP/ctsyncd1.yaml CONF2=$CTS_TMP/ctsyncd2.yaml
+		SOCK1=$CTS_TMP/ctsyncd1.sock SOCK2=$CTS_TMP/ctsyncd2.sock
+		start_ctsyncd fw2 "$NS2" "$CONF2"; PID2=${CTS_DPID[fw2]}
+		start_ctsyncd fw1 "$NS1" "$CONF1"; PID1=${CTS_DPID[fw1]}
+	else
+		cd_sizing "$N"
+		for i in 1 2; do conntrackd_conf "$CTS_TMP/conntrackd$i.conf" "$i" "$CTS_TMP"; done
+		CONF1=$CTS_TMP/conntrackd1.conf CONF2=$CTS_TMP/conntrackd2.conf
+		SOCK1=$CTS_TMP/conntrackd1.ctl SOCK2=$CTS_TMP/conntrackd2.ctl
+		start_bg "$NS2" "$CTS_TMP/conntrackd2.out" conntrackd -C "$CONF2"; PID2=$BG_PID
+		start_bg "$NS1" "$CTS_TMP/conntrackd1.out" conntrackd -C "$CONF1"; PID1=$BG_PID
+	fi
+	wait_until 20 pair_ready
+}
+
+pair_ready() {
+	pid_alive "$PID1" && pid_alive "$PID2" || return 1
+	if [[ $DAEMON == ctsyncd ]]; then
+		local s
+		for s in "$SOCK1" "$SOCK2"; do
+			ctctl_in "$NS1" "$s" -j status 2>/dev/null |
+				jq -e '.peers[0].state == "up" and .peers[0].table == "complete"' \
+				>/dev/null 2>&1 || return 1
+		done
+	else
+		[[ -S $SOCK1 && -S $SOCK2 ]] && [[ $(ext_count) == 0 ]]
+	fi
+}
+
+pair_stop() {
+	if [[ $DAEMON == conntrackd ]]; then
+		nsx "$NS1" conntrackd -C "$CONF1" -k >/dev/null 2>&1
+		nsx "$NS2" conntrackd -C "$CONF2" -k >/dev/null 2>&1
+	fi
+	kill_wait TERM 20 "$PID1" "$PID2" || kill_wait KILL 5 "$PID1" "$PID2"
+	if [[ $DAEMON == ctsyncd ]]; then
+		sanitizer_report fw1 || fail "sanitizer report in fw1's log"
+		sanitizer_report fw2 || fail "sanitizer report in fw2's log"
+	fi
+}
+
+# ext_count: flows in fw2's external cache (-1: no answer).
+ext_count() {
+	if [[ $DAEMON == ctsyncd ]]; then
+		cache_count "$NS2" "$SOCK2" external
+	else
+		nsx "$NS2" conntrackd -C "$CONF2" -s 2>/dev/null |
+			awk '/^cache external:/ { f = 1 } f && /current active connections:/ { print $4; exit }' |
+			grep . || echo -1
+	fi
+}
+# ext_marked M: flows in fw2's external cache with mark M.
+ext_marked() {
+	if [[ $DAEMON == ctsyncd ]]; then
+		ctctl_in "$NS2" "$SOCK2" dump external 2>/dev/null | grep -c " mark=$1 "
+	else
+		nsx "$NS2" conntrackd -C "$CONF2" -e 2>/dev/null | grep -c " mark=$1 "
+	fi
+}
+kernel_count() { nsx "$NS1" conntrack -C 2>/dev/null || echo -1; }
+fw1_stat() { [[ $DAEMON == ctsyncd ]] && stat_of "$NS1" "$SOCK1" "$1" || echo -; }
+
+held_count() { [[ $(ext_count) == "$1" ]]; }
+held_marked() { [[ $(ext_marked "$1") == "$N" ]]; }
+
+# ------------------------------------------------------------- a phase
+
+# phase DAEMON REP NAME CTGEN_ARGS CHECK_CMD...: run ctgen on fw1, wait for
+# CHECK_CMD, record the outcome.
+phase() {
+	local d=$1 rep=$2 name=$3 gen=$4 t0 t1 out missing ok=1
+	shift 4
+	# shellcheck disable=SC2086
+	out=$(nsx "$NS1" "$CTGEN" -n "$N" -b "$BATCH" $gen --json 2>&1) ||
+		die "ctgen $gen on fw1 failed: $out"
+	t0=$(cts_now_us)
+	wait_until "$SETTLE_S" "$@" || ok=0
+	t1=$(cts_now_us)
+	case $name in
+	creates) missing=$((N - $(ext_count))) ;;
+	updates) missing=$((N - $(ext_marked "$MARK"))) ;;
+	deletes) missing=$(ext_count) ;;	# left over
+	esac
+	local line
+	line=$(printf '%-10s %3s  %-8s %9s/s %9s %8s %9s %9s %7s' "$d" "$rep" "$name" \
+		"$(jq -r '.rate' <<<"$out")" "$( ((ok)) && fmt_us $((t1 - t0)) || echo ">$SETTLE_S")" \
+		"$missing" "$(fw1_stat .kernel.overruns)" "$(fw1_stat .kernel.events_lost)" \
+		"$(fw1_stat .kernel.dumps)")
+	REPORT+=("$line")
+	say "$line"
+	if [[ $d == ctsyncd ]] && ((!ok || missing != 0)); then
+		fail "ctsyncd rep $rep $name: fw2 misses $missing of $N after ${SETTLE_S} s" \
+			"(fw1 internal $(fw1_stat .cache.internal), kernel $(kernel_count))"
+	fi
+}
+
+# For N small enough to compare field by field: fw2's external cache as a
+# flow set equals fw1's kernel table.
+compare_sets() {
+	((N <= 300000)) && [[ $DAEMON == ctsyncd ]] || return 0
+	dump_flowset "$NS2" "$SOCK2" external "$CTS_TMP/ext.set" --kernel ||
+		{ fail "dump of fw2's external cache"; return; }
+	kernel_flowset "$NS1" >"$CTS_TMP/k1.set"
+	local diff
+	diff=$(assert_eq_sets "$CTS_TMP/k1.set" "$CTS_TMP/ext.set" "fw1-kernel" "fw2-external") ||
+		fail "$1: $diff"
+}
+
+MARK=0
+for d in $DAEMONS; do
+	for ((rep = 1; rep <= REPS; rep++)); do
+		pair_ns || die "topology"
+		pair_start "$d" || die "$d pair did not start: $(tail -n 3 "$CTS_TMP"/*"${d}"*.out "${CTS_DLOG[fw1]:-/dev/null}" 2>/dev/null)"
+		say "$d rep $rep: pair up; $N creates at full speed on fw1"
+		phase "$d" "$rep" creates "" held_count "$N"
+		compare_sets "rep $rep creates"
+		MARK=$((rep * 10 + 7))
+		# (ctgen --update writes the mark it is given plus one)
+		phase "$d" "$rep" updates "--update --mark $((MARK - 1))" held_marked "$MARK"
+		phase "$d" "$rep" deletes "--destroy" held_count 0
+		pair_stop
+		ip netns del "$NS1" && ip netns del "$NS2"
+		CTS_NAMESPACES=()
+	done
+done
+
+summary
+((${#FAILED[@]} == 0))
