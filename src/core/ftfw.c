@@ -1088,6 +1088,37 @@ static bool status_due(const struct ftfw *f, const struct ftfw_peer *p, uint64_t
 	return now - p->rx.last_status >= f->conf.heartbeat_ms;
 }
 
+static size_t build_heartbeat(struct ftfw *f, uint8_t *buf, int *dest)
+{
+	struct wire_hdr h = {
+		.version = WIRE_VERSION, .type = WIRE_HEARTBEAT,
+		.length = WIRE_HDR_LEN,
+		.node_id = f->conf.node_id, .epoch = f->conf.epoch,
+		.seq = (uint32_t)f->next_seq, .base = (uint32_t)tx_base(f),
+	};
+
+	wire_hdr_put(buf, &h);
+	*dest = FTFW_DEST_ALL;
+	f->tx.heartbeats++;
+	return WIRE_HDR_LEN;
+}
+
+/* The n bytes built at buf (cap: room left for records) leave now: seal
+ * them, and keep the time.  Returns the length to send. */
+static size_t sent(struct ftfw *f, uint64_t now, uint8_t *buf, size_t n, size_t cap)
+{
+	if (n && f->conf.keys)
+		n = auth_seal(f->conf.keys, buf, n, cap + AUTH_TRAILER_LEN,
+			      f->tx_counter++);
+	if (n) {
+		if (f->last_tx && now - f->last_tx > f->tx.gap_max_ms)
+			f->tx.gap_max_ms = now - f->last_tx;
+		f->last_tx = now;
+		f->tx.bytes += n;
+	}
+	return n;
+}
+
 size_t ftfw_output(struct ftfw *f, uint64_t now, uint8_t *buf, size_t cap, int *dest)
 {
 	size_t n = 0;
@@ -1124,27 +1155,20 @@ size_t ftfw_output(struct ftfw *f, uint64_t now, uint8_t *buf, size_t cap, int *
 			n = build_data(f, buf, cap);
 		}
 	}
-	if (!n && now - f->last_tx >= f->conf.heartbeat_ms) {
-		struct wire_hdr h = {
-			.version = WIRE_VERSION, .type = WIRE_HEARTBEAT,
-			.length = WIRE_HDR_LEN,
-			.node_id = f->conf.node_id, .epoch = f->conf.epoch,
-			.seq = (uint32_t)f->next_seq, .base = (uint32_t)tx_base(f),
-		};
+	if (!n && now - f->last_tx >= f->conf.heartbeat_ms)
+		n = build_heartbeat(f, buf, dest);
+	return sent(f, now, buf, n, cap);
+}
 
-		wire_hdr_put(buf, &h);
-		*dest = FTFW_DEST_ALL;
-		f->tx.heartbeats++;
-		n = WIRE_HDR_LEN;
-	}
-	if (n && f->conf.keys)
-		n = auth_seal(f->conf.keys, buf, n, cap + AUTH_TRAILER_LEN,
-			      f->tx_counter++);
-	if (n) {
-		f->last_tx = now;
-		f->tx.bytes += n;
-	}
-	return n;
+size_t ftfw_heartbeat(struct ftfw *f, uint64_t now, uint8_t *buf, size_t cap,
+		      int *dest)
+{
+	if (now - f->last_tx < f->conf.heartbeat_ms ||
+	    cap < WIRE_HDR_LEN + (f->conf.keys ? AUTH_TRAILER_LEN : 0))
+		return 0;
+	if (f->conf.keys)
+		cap -= AUTH_TRAILER_LEN;
+	return sent(f, now, buf, build_heartbeat(f, buf, dest), cap);
 }
 
 uint64_t ftfw_next_deadline(const struct ftfw *f, uint64_t now)

@@ -100,6 +100,7 @@ struct ftfw_tx_stats {
 	uint64_t bulks;			/* full-table transfers started */
 	uint64_t window_full;		/* times the window held DATA back */
 	uint64_t coalesced;		/* times new data waited to fill a datagram */
+	uint64_t gap_max_ms;		/* longest silence between two datagrams */
 };
 
 struct ftfw_peer_stats {
@@ -259,6 +260,17 @@ size_t ftfw_output(struct ftfw *f, uint64_t now, uint8_t *buf, size_t cap,
  * off when the changes stop; what was held is then due.
  */
 void ftfw_hold(struct ftfw *f, bool on);
+
+/*
+ * A heartbeat, if the link has been quiet for heartbeat_ms, for a caller
+ * busy with long kernel work (a dump, a commit) that cannot serve the
+ * rest of the engine meanwhile: it keeps the peers from taking this node
+ * for dead.  Touches no cache and judges no peer (the caller reads what
+ * the peers sent before it next calls ftfw_output()).  Returns its length
+ * (0: none due) and sets *dest; cap as for ftfw_output().
+ */
+size_t ftfw_heartbeat(struct ftfw *f, uint64_t now, uint8_t *buf, size_t cap,
+		      int *dest);
 
 /* When ftfw_output() or a timeout next needs the caller: an absolute time
  * in ms (now if there is work now). */

@@ -126,6 +126,7 @@ struct daemon {
 	 * listened to during a commit): since when (ms), 0 not.  A re-read
 	 * during which events are lost again is followed by another. */
 	uint64_t reread_since;
+	bool long_work;			/* keepalive() ran since the last turn */
 	ev_signal sig_int, sig_term, sig_hup;
 	uint64_t started;
 	struct kstats ks;
@@ -294,11 +295,14 @@ static void on_flow(void *arg, enum kernel_ev ev, const struct flow *f, bool own
 	keep(d, f, own);
 }
 
+static void keepalive(struct daemon *d);
+
 static void on_dumped(void *arg, enum kernel_ev ev, const struct flow *f, bool own)
 {
 	struct daemon *d = arg;
 
-	d->ks.dumped++;
+	if ((++d->ks.dumped & 4095) == 0)
+		keepalive(d);
 	if (filter_accept(d->filter, f) && !mirrored(d, &f->key))
 		keep(d, f, false);
 }
@@ -368,7 +372,7 @@ static const struct flow *mirror_next(void *arg, bool *del)
 		struct cache_entry *e = find_external(d, &k), *own;
 
 		if ((--m->budget & 1023) == 0)
-			watchdog_feed(d);
+			keepalive(d);
 		if (!e) {
 			m->gone.key = k;
 			*del = true;
@@ -604,11 +608,15 @@ static int send_one(struct daemon *d, const uint8_t *buf, size_t len, int dest)
 	return 1;
 }
 
+static void long_work_done(struct daemon *d);
+
 static void flush_output(struct daemon *d)
 {
-	uint64_t now = now_ms();
+	uint64_t now;
 	uint8_t buf[RX_BUF];
 
+	long_work_done(d);	/* before ftfw_output() judges the peers */
+	now = now_ms();
 	if (d->pend_len) {
 		if (!send_one(d, d->pend, d->pend_len, d->pend_dest))
 			return;
@@ -632,9 +640,10 @@ static void sync_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 	flush_output(w->data);
 }
 
-static void sync_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+/* Take what the peers sent (INPUT_BURST datagrams at most); returns
+ * true when that many were read (more may be waiting). */
+static bool sync_input(struct daemon *d)
 {
-	struct daemon *d = w->data;
 	struct sockaddr_storage from;
 	uint64_t now = now_ms();
 
@@ -644,7 +653,7 @@ static void sync_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		int slot = -1;
 
 		if (n < 0)
-			break;
+			return false;
 		if ((size_t)n > sizeof(d->rxbuf)) {
 			d->rx_oversize++;
 			continue;
@@ -661,8 +670,48 @@ static void sync_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		}
 		ftfw_input(d->ftfw, slot, name, d->rxbuf, (size_t)n, now);
 	}
+	return true;
+}
+
+static void sync_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct daemon *d = w->data;
+
+	sync_input(d);
 	mirror_flush(d);
 	flush_output(d);
+}
+
+/*
+ * Long kernel work (a dump, a commit, a step of hot-standby writes) holds
+ * the loop for seconds at a million flows.  Between its batches: feed the
+ * watchdog, and send the heartbeat that comes due, so the peers do not
+ * take this node for dead (nothing else of the engine runs meanwhile:
+ * the work walks the caches).  Afterwards long_work_done() reads what the
+ * peers sent before anything judges them silent.
+ */
+static void keepalive(struct daemon *d)
+{
+	uint8_t buf[WIRE_HDR_LEN + AUTH_TRAILER_LEN];
+	int dest;
+	size_t n;
+
+	watchdog_feed(d);
+	if (!d->ch || d->pend_len)
+		return;		/* starting up; or the socket is full anyway */
+	d->long_work = true;
+	n = ftfw_heartbeat(d->ftfw, now_ms(), buf, sizeof(buf), &dest);
+	if (n && channel_send(d->ch, dest, buf, n) < 0 && d->tx_errors++ % 1000 == 0)
+		log_warn("sync send");
+}
+
+static void long_work_done(struct daemon *d)
+{
+	if (!d->long_work)
+		return;
+	d->long_work = false;
+	for (int i = 0; i < 64 && sync_input(d); i++)
+		;	/* bounded: the peers may keep sending */
 }
 
 /* One round: every configured address once. */
@@ -855,6 +904,7 @@ static void do_stats(struct daemon *d, struct ctl_client *c)
 	kv(c, "sync", "bulks", f->tx.bulks);
 	kv(c, "sync", "window_full", f->tx.window_full);
 	kv(c, "sync", "coalesced", f->tx.coalesced);
+	kv(c, "sync", "tx_gap_max_ms", f->tx.gap_max_ms);
 	kv(c, "sync", "tx_errors", d->tx_errors);
 	kv(c, "sync", "queued", ftfw_queued(f));
 	kv(c, "sync", "unacked", ftfw_unacked(f));
@@ -923,6 +973,8 @@ static void do_stats(struct daemon *d, struct ctl_client *c)
 struct dump_ctx {
 	struct ctl_client *c;
 	uint32_t origin;
+	struct daemon *d;
+	size_t n;
 };
 
 static int dump_one(struct cache_entry *e, void *arg)
@@ -931,12 +983,14 @@ static int dump_one(struct cache_entry *e, void *arg)
 
 	if (!(e->flags & CE_DEAD))
 		ctl_put_flow(&dc->c->out, dc->origin, &e->flow);
+	if ((++dc->n & 4095) == 0)
+		keepalive(dc->d);
 	return 0;
 }
 
 static void do_dump(struct daemon *d, struct ctl_client *c, int which)
 {
-	struct dump_ctx dc = { c, d->ftfw->conf.node_id };
+	struct dump_ctx dc = { c, d->ftfw->conf.node_id, d, 0 };
 
 	if (which == CTL_CACHE_INTERNAL) {
 		cache_foreach(d->internal, dump_one, &dc);
@@ -987,7 +1041,7 @@ static const struct flow *commit_next(void *arg, bool *del)
 	struct commit_iter *it = arg;
 
 	if ((it->i & 1023) == 1023)
-		watchdog_feed(it->d);
+		keepalive(it->d);
 	return it->i < it->n ? &it->v[it->i++]->flow : NULL;
 }
 

@@ -12,6 +12,10 @@
 #            field, as conntrack -L on fw1);
 #   updates: N flows, every one with the phase's mark;
 #   deletes: none.
+# Between creates and updates, ctsyncd's fw2 commits its whole external
+# cache into its kernel (`ctctl commit`): neither daemon may take the
+# other for down meanwhile, and fw2's longest silence on the sync link
+# (sync.tx_gap_max_ms) must stay within two heartbeats.
 # An unpaced burst overruns the event socket; ctsyncd must then re-read
 # the table (and again if it overruns while re-reading) until its caches
 # equal the kernel's.  -b sets ctsyncd's kernel.event_buffer (default:
@@ -70,7 +74,7 @@ need_bins CTSYNCD CTCTL CTGEN
 [[ " $DAEMONS " == *" conntrackd "* ]] && ! command -v conntrackd >/dev/null &&
 	{ warn "SKIP: conntrackd not found"; exit 77; }
 
-ct_max_at_least $((N + 65536)) || die "cannot raise nf_conntrack_max"
+ct_max_at_least $((2 * N + 65536)) || die "cannot raise nf_conntrack_max"
 
 # ------------------------------------------------------------- the pair
 
@@ -222,6 +226,32 @@ compare_sets() {
 		fail "$1: $diff"
 }
 
+# commit_phase REP: fw2 commits its external cache (ctsyncd only).
+commit_phase() {
+	local rep=$1 t0 t1 out downs gap before
+	[[ $DAEMON == ctsyncd ]] || return 0
+	before=$(nsx "$NS2" conntrack -C)
+	t0=$(cts_now_us)
+	out=$(ctctl_in "$NS2" "$SOCK2" commit 2>&1) || fail "rep $rep: ctctl commit on fw2: $out"
+	t1=$(cts_now_us)
+	say "rep $rep: fw2: $out"
+	(($(nsx "$NS2" conntrack -C) >= before + N)) ||
+		fail "rep $rep: fw2's kernel holds $(($(nsx "$NS2" conntrack -C) - before)) of $N after its commit"
+	# A peer taken for down is logged up to peer_timeout_ms (3 s) after
+	# the silence began: an absence that no condition can be waited for.
+	sleep 3.5
+	downs=$(cat "${CTS_DLOG[fw1]}" "${CTS_DLOG[fw2]}" | grep -c 'down (silent')
+	gap=$(stat_of "$NS2" "$SOCK2" .sync.tx_gap_max_ms)
+	local line
+	line=$(printf '%-10s %3s  %-8s %11s %9s %8s %9s %9s %7s  (peer down %s, fw2 longest send gap %s ms)' \
+		"$DAEMON" "$rep" commit - "$(fmt_us $((t1 - t0)))" - - - - "$downs" "$gap")
+	REPORT+=("$line")
+	say "$line"
+	((downs == 0)) || fail "rep $rep: a peer was taken for down: $(grep -h 'down (silent' "${CTS_DLOG[fw1]}" "${CTS_DLOG[fw2]}" | head -n 3 | tr '\n' ' ')"
+	[[ $gap =~ ^[0-9]+$ ]] && ((gap <= 500)) ||
+		fail "rep $rep: fw2 was silent on the sync link for ${gap:-?} ms (more than 2 heartbeats of 250 ms)"
+}
+
 MARK=0
 for d in $DAEMONS; do
 	for ((rep = 1; rep <= REPS; rep++)); do
@@ -230,6 +260,7 @@ for d in $DAEMONS; do
 		say "$d rep $rep: pair up; $N creates at full speed on fw1"
 		phase "$d" "$rep" creates "" held_count "$N"
 		compare_sets "rep $rep creates"
+		commit_phase "$rep"
 		MARK=$((rep * 10 + 7))
 		# (ctgen --update writes the mark it is given plus one)
 		phase "$d" "$rep" updates "--update --mark $((MARK - 1))" held_marked "$MARK"

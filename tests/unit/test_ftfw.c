@@ -1283,6 +1283,41 @@ static void test_fill_lossy(void **state)
 	net_free(&w);
 }
 
+/*
+ * A node busy with long kernel work (a dump, a commit) runs nothing of
+ * the engine but ftfw_heartbeat(): its peer keeps it alive throughout,
+ * its datagrams are never further apart than a heartbeat and a step, and
+ * a heartbeat is not sent before it is due.
+ */
+static void test_busy_heartbeats(void **state)
+{
+	struct net w;
+	uint8_t buf[MTU];
+	int dest;
+	unsigned sent = 0;
+
+	net_init(&w, 2, 21);
+	converge(&w, 0, 1, 1000);
+	w.down[1] = true;	/* node 2 reads and sends nothing else */
+	for (int t = 0; t < 5000; t += 10) {
+		size_t n = ftfw_heartbeat(w.n[1].f, w.now, buf, sizeof(buf), &dest);
+
+		if (n) {
+			assert_int_equal(dest, FTFW_DEST_ALL);
+			assert_int_equal(ftfw_heartbeat(w.n[1].f, w.now, buf, sizeof(buf), &dest), 0);
+			enqueue(&w, 1, 0, buf, n);
+			sent++;
+		}
+		run(&w, 10);
+		assert_true(w.n[0].f->peers[w.n[0].slot[1]].alive);
+	}
+	assert_in_range(sent, 40, 50);		/* one per 100 ms heartbeat */
+	assert_in_range(w.n[1].f->tx.gap_max_ms, 100, 110);
+	w.down[1] = false;
+	converge(&w, 0, 1, 3000);
+	net_free(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1318,6 +1353,7 @@ int main(void)
 		cmocka_unit_test(test_fill_trickle),
 		cmocka_unit_test(test_fill_stream),
 		cmocka_unit_test(test_fill_lossy),
+		cmocka_unit_test(test_busy_heartbeats),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
