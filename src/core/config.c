@@ -356,6 +356,19 @@ static bool is_multicast(const struct sockaddr_storage *ss)
 	return IN6_IS_ADDR_MULTICAST(&((const struct sockaddr_in6 *)ss)->sin6_addr);
 }
 
+static bool is_unspecified(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)ss)->sin_addr.s_addr == htonl(INADDR_ANY);
+	return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)ss)->sin6_addr);
+}
+
+static bool is_broadcast(const struct sockaddr_storage *ss)
+{
+	return ss->ss_family == AF_INET &&
+	       ((const struct sockaddr_in *)ss)->sin_addr.s_addr == htonl(INADDR_BROADCAST);
+}
+
 static bool is_v6_linklocal(const struct sockaddr_storage *ss)
 {
 	const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
@@ -554,6 +567,14 @@ static void set_local(struct pctx *x, const struct key *k, const struct scalar *
 	} else if (is_multicast(&ss)) {
 		perr(x, v->m, "local %s is a multicast address (expected this "
 		     "host's unicast address)", quote(&q, v));
+	} else if (is_unspecified(&ss)) {
+		/* Bound to any address, datagrams would leave from whichever
+		 * the route picks, and peers tell nodes apart by it. */
+		perr(x, v->m, "local %s is the unspecified address (expected this "
+		     "host's own address on the sync link)", quote(&q, v));
+	} else if (is_broadcast(&ss)) {
+		perr(x, v->m, "local %s is the broadcast address (expected this "
+		     "host's own address on the sync link)", quote(&q, v));
 	} else {
 		x->c->sync.local = ss;
 		x->local_ok = true;
@@ -605,6 +626,12 @@ static void set_peer(struct pctx *x, const struct key *k, const struct scalar *v
 	} else if (is_multicast(&ss)) {
 		perr(x, v->m, "peer %s is a multicast address (for multicast use "
 		     "transport multicast and group)", quote(&q, v));
+	} else if (is_unspecified(&ss)) {
+		perr(x, v->m, "peer %s is the unspecified address (expected the "
+		     "peer's own address)", quote(&q, v));
+	} else if (is_broadcast(&ss)) {
+		perr(x, v->m, "peer %s is the broadcast address (expected the "
+		     "peer's own address)", quote(&q, v));
 	} else {
 		x->c->sync.peers[n] = ss;
 		x->peer_at[n] = v->m;
