@@ -757,6 +757,7 @@ static void set_announce(struct pctx *x, const struct key *k, const struct scala
 		x->bad[k->id] = true;
 		return;
 	}
+	x->c->at.announce[n] = (struct config_mark){ (uint32_t)v->m.line, (uint32_t)v->m.col };
 	memcpy(a->ifname, v->s, iflen);
 	a->ifname[iflen] = '\0';
 	a->family = (uint8_t)ss.ss_family;
@@ -1438,6 +1439,11 @@ void config_defaults(struct config *c)
 	c->failover.interval_ms = 100;
 }
 
+static struct config_mark cmark(struct mark m)
+{
+	return (struct config_mark){ (uint32_t)m.line, (uint32_t)m.col };
+}
+
 /*
  * c is reset to the defaults first, so the result depends only on buf.
  * On errors c holds what could be parsed and must not be used.
@@ -1476,6 +1482,11 @@ int config_parse(struct config *c, const char *name, const char *buf,
 	yaml_parser_delete(&x->p);
 	if (!x->fatal && !x->nocheck)
 		check_sync(x);
+	c->at.local = cmark(x->val_at[K_LOCAL]);
+	c->at.interface = cmark(x->val_at[K_INTERFACE]);
+	c->at.user = cmark(x->val_at[K_USER]);
+	c->at.socket = cmark(x->val_at[K_SOCKET]);
+	c->at.ctl_group = cmark(x->val_at[K_CTL_GROUP]);
 	nerr = x->nerr;
 	free(x);
 	return nerr;

@@ -30,6 +30,11 @@ struct prefix {
 	union flow_addr addr;		/* network order, host bits cleared */
 };
 
+/* Where a value was given in the file; line 0: not given (a default). */
+struct config_mark {
+	uint32_t line, col;
+};
+
 struct config {
 	char     path[256];		/* file name used in messages */
 	uint32_t node_id;		/* 0: derive at start-up */
@@ -97,6 +102,13 @@ struct config {
 		int      verbose;		/* 0 info, 1 debug */
 		bool     syslog;
 	} log;
+
+	/* Where the values that name things on the host were given, for
+	 * checks made outside the parser (src/io/hostcheck.c). */
+	struct {
+		struct config_mark local, interface, user, socket, ctl_group;
+		struct config_mark announce[CONFIG_MAX_GARP];
+	} at;
 };
 
 /* Fill c with every default (what an empty file gives). */

@@ -11,6 +11,7 @@
 #include "ctsync_config.h"
 #include "config.h"
 #include "daemon.h"
+#include "hostcheck.h"
 #include "keyfile.h"
 #include "log.h"
 
@@ -20,10 +21,15 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: ctsyncd [-nvV] [-c file]\n"
+		"       ctsyncd -n --no-host-check [-c file]\n"
 		"       ctsyncd --genkey ID\n"
 		"  -c, --config FILE  configuration (default " DEFAULT_CONFIG ")\n"
-		"  -n, --check        check the configuration (and its key file)\n"
+		"  -n, --check        check the configuration, its key file and\n"
+		"                     what it names on this host (address,\n"
+		"                     interfaces, socket directory, user, group)\n"
 		"                     and exit\n"
+		"      --no-host-check  with -n: check the file only (one written\n"
+		"                     for another host)\n"
 		"  -g, --genkey ID    print a new sync key line \"ID HEX\" for\n"
 		"                     sync.key_file (ID 1-65535) and exit\n"
 		"  -v, --verbose      log debug messages; with -n, print the\n"
@@ -104,6 +110,7 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "check", no_argument, NULL, 'n' },
+		{ "no-host-check", no_argument, NULL, 'H' },
 		{ "genkey", required_argument, NULL, 'g' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, 'V' },
@@ -113,7 +120,7 @@ int main(int argc, char **argv)
 	const char *path = DEFAULT_CONFIG;
 	static struct auth_keyring kr;	/* empty: sync not authenticated */
 	struct config conf;
-	bool check = false;
+	bool check = false, host = true;
 	int verbose = 0, ch, errors, rc;
 	char *buf;
 	size_t len;
@@ -122,6 +129,7 @@ int main(int argc, char **argv)
 		switch (ch) {
 		case 'c': path = optarg; break;
 		case 'n': check = true; break;
+		case 'H': host = false; break;
 		case 'g': return genkey(optarg);
 		case 'v': verbose++; break;
 		case 'V': printf("ctsyncd %s\n", CTSYNC_VERSION); return 0;
@@ -131,6 +139,10 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc) {
 		usage(stderr);
+		return 2;
+	}
+	if (!host && !check) {
+		fprintf(stderr, "ctsyncd: --no-host-check goes only with -n\n");
 		return 2;
 	}
 	log_init("ctsyncd", LOG_TO_STDERR, verbose);
@@ -147,12 +159,21 @@ int main(int argc, char **argv)
 	}
 	if (conf.sync.key_file[0]) {
 		kr.encrypt = conf.sync.encrypt;
-		errors = keyfile_load(conf.sync.key_file, &kr, stderr);
-		if (errors) {
+		if (keyfile_load(conf.sync.key_file, &kr, stderr)) {
 			fprintf(stderr, "ctsyncd: %s: sync.key_file %s is not usable\n",
 				path, conf.sync.key_file);
-			return 1;
+			errors++;
 		}
+	}
+	/* At start too, so what -n reports is what stops the daemon, said
+	 * the same way, before anything is opened. */
+	if (host)
+		errors += hostcheck(&conf, stderr);
+	if (errors) {
+		auth_keys_clear(&kr);
+		fprintf(stderr, "ctsyncd: %s: %d error%s\n", path, errors,
+			errors == 1 ? "" : "s");
+		return 1;
 	}
 	if (check) {
 		auth_keys_clear(&kr);

@@ -638,6 +638,38 @@ static void test_ipv6(void **state)
 		  "(expected 224.0.0.0/4 or ff00::/8)\n");
 }
 
+/* Where host-checked values were given (src/io/hostcheck.c quotes it);
+ * defaults have line 0. */
+static void test_marks(void **state)
+{
+	struct config c;
+
+	(void)state;
+	parse_ok(&c, "user: ctsync\nsync:\n  transport: multicast\n"
+		 "  local: 192.0.2.1\n  group: 239.1.1.1\n  interface: sync0\n"
+		 "control:\n  socket: /run/x/c.sock\n  group: ctl\n"
+		 "failover:\n  announce: [\"eth0 192.0.2.9\", \"eth1 192.0.2.10\"]\n");
+	assert_int_equal(c.at.user.line, 1);
+	assert_int_equal(c.at.user.col, 7);
+	assert_int_equal(c.at.local.line, 4);
+	assert_int_equal(c.at.local.col, 10);
+	assert_int_equal(c.at.interface.line, 6);
+	assert_int_equal(c.at.interface.col, 14);
+	assert_int_equal(c.at.socket.line, 8);
+	assert_int_equal(c.at.socket.col, 11);
+	assert_int_equal(c.at.ctl_group.line, 9);
+	assert_int_equal(c.at.ctl_group.col, 10);
+	assert_int_equal(c.at.announce[0].line, 11);
+	assert_int_equal(c.at.announce[0].col, 14);
+	assert_int_equal(c.at.announce[1].col, 32);
+
+	parse_ok(&c, MINIMAL);
+	assert_int_equal(c.at.local.line, 2);
+	assert_int_equal(c.at.user.line, 0);
+	assert_int_equal(c.at.socket.line, 0);
+	assert_int_equal(c.at.interface.line, 0);
+}
+
 /* ---- parser edge cases -------------------------------------------------- */
 
 static void test_empty(void **state)
@@ -775,6 +807,9 @@ static void roundtrip(const char *name, const char *text, size_t len)
 	if (parse(&b, name, out, olen, &errs) != 0)
 		fail_msg("printed %s does not parse:\n%s\n%s", name, errs, out);
 	free(errs);
+	/* Where values were given differs; what they are must not. */
+	memset(&a.at, 0, sizeof(a.at));
+	memset(&b.at, 0, sizeof(b.at));
 	if (memcmp(&a, &b, sizeof(a)) != 0)
 		fail_msg("printed %s parses differently:\n%s", name, out);
 	free(out);
@@ -880,6 +915,7 @@ int main(void)
 		cmocka_unit_test(test_control),
 		cmocka_unit_test(test_interface),
 		cmocka_unit_test(test_ipv6),
+		cmocka_unit_test(test_marks),
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_not_terminated),
 		cmocka_unit_test(test_nul_in_buffer),
