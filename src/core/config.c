@@ -394,9 +394,36 @@ static void set_port(struct sockaddr_storage *ss, uint16_t port)
 }
 
 /*
+ * A bare IPv6 address that reads as well as "v6addr:port": the text up
+ * to its last colon is an IPv6 address and the rest a port 1-65535
+ * ("2001:db8::2:3781").  Full forms never are (seven groups without "::"
+ * are no address); "2001:db8::1000" is not either ("2001:db8:" is none).
+ */
+static bool v6_port_ambiguous(const char *s)
+{
+	char a[INET6_ADDRSTRLEN + 1];
+	struct in6_addr in6;
+	const char *colon = strrchr(s, ':');
+	uint64_t port;
+	size_t alen;
+
+	if (!colon)
+		return false;
+	alen = (size_t)(colon - s);
+	if (alen == 0 || alen >= sizeof(a))
+		return false;
+	memcpy(a, s, alen);
+	a[alen] = '\0';
+	return inet_pton(AF_INET6, a, &in6) == 1 &&
+	       parse_num(colon + 1, strlen(colon + 1), false, &port) == NUM_OK &&
+	       port >= 1 && port <= 65535;
+}
+
+/*
  * "addr", "v4addr:port" or "[v6addr]:port" (a bare v6 address has several
  * colons and so no port).  Returns 0 (*has_port tells which form), -1 for
- * a bad address, -2 for a bad port.
+ * a bad address, -2 for a bad port, -3 for a bare IPv6 address that could
+ * also be an address and a port (v6_port_ambiguous: write it in brackets).
  */
 static int parse_peer(const char *s, struct sockaddr_storage *ss, bool *has_port)
 {
@@ -435,7 +462,11 @@ static int parse_peer(const char *s, struct sockaddr_storage *ss, bool *has_port
 				return -1;
 			portp = colon + 1;
 		} else {
-			return parse_ip(s, ss);
+			if (parse_ip(s, ss) < 0)
+				return -1;
+			if (ss->ss_family == AF_INET6 && v6_port_ambiguous(s))
+				return -3;
+			return 0;
 		}
 	}
 	if (parse_num(portp, strlen(portp), false, &port) == NUM_BAD)
@@ -623,6 +654,13 @@ static void set_peer(struct pctx *x, const struct key *k, const struct scalar *v
 		perr(x, v->m, "peer %s is not %s", quote(&q, v), k->item);
 	} else if (r == -2) {
 		perr(x, v->m, "peer %s: port out of range 1-65535", quote(&q, v));
+	} else if (r == -3) {
+		const char *colon = strrchr(v->s, ':');
+		int alen = (int)(colon - v->s);
+
+		perr(x, v->m, "peer %s is ambiguous: write \"[%.*s]:%s\" for port %s "
+		     "of %.*s, or \"[%s]\" for that IPv6 address", quote(&q, v),
+		     alen, v->s, colon + 1, colon + 1, alen, v->s, v->s);
 	} else if (is_multicast(&ss)) {
 		perr(x, v->m, "peer %s is a multicast address (for multicast use "
 		     "transport multicast and group)", quote(&q, v));
@@ -1512,7 +1550,10 @@ static void print_peer(FILE *out, const struct sockaddr_storage *ss, uint16_t po
 	char a[INET6_ADDRSTRLEN];
 
 	addr_str(ss, a, sizeof(a));
-	if (get_port(ss) == port)
+	/* "2001:db8::2:3781" bare would be refused as ambiguous. */
+	if (get_port(ss) == port && ss->ss_family == AF_INET6 && v6_port_ambiguous(a))
+		fprintf(out, "\"[%s]\"", a);
+	else if (get_port(ss) == port)
 		fprintf(out, "\"%s\"", a);
 	else if (ss->ss_family == AF_INET6)
 		fprintf(out, "\"[%s]:%u\"", a, get_port(ss));

@@ -132,6 +132,8 @@ static unsigned nprotos(const struct config *c)
 	return n;
 }
 
+static void roundtrip(const char *name, const char *text, size_t len);
+
 #define MINIMAL "sync:\n  local: 192.0.2.1\n  peers: [192.0.2.2]\n"
 
 /* ---- defaults and the shipped examples ---------------------------------- */
@@ -460,6 +462,19 @@ static void test_peers(void **state)
 	assert_addr(&c.sync.peers[0], "2001:db8::2", 3781);
 	assert_addr(&c.sync.peers[1], "2001:db8::3", 3780);
 	assert_addr(&c.sync.peers[2], "2001:db8::4", 3780);
+
+	/* Where a bare IPv6 address could be address:port, brackets say
+	 * which (bad-ambiguous-port.yaml has the refusals). */
+	parse_ok(&c, "sync:\n  local: 2001:db8::1\n  peers:\n"
+		 "    - \"[2001:db8::2]:3781\"\n    - \"[2001:db8::2:3781]\"\n"
+		 "    - 2001:db8:0:0:0:0:3:3781\n    - 2001:db8::1000\n");
+	assert_int_equal(c.sync.npeers, 4);
+	assert_addr(&c.sync.peers[0], "2001:db8::2", 3781);
+	assert_addr(&c.sync.peers[1], "2001:db8::2:3781", 3780);
+	assert_addr(&c.sync.peers[2], "2001:db8::3:3781", 3780);
+	assert_addr(&c.sync.peers[3], "2001:db8::1000", 3780);
+	roundtrip("t.yaml", "sync:\n  local: 2001:db8::1\n  peers: [\"[2001:db8::2:3781]\"]\n",
+		  strlen("sync:\n  local: 2001:db8::1\n  peers: [\"[2001:db8::2:3781]\"]\n"));
 
 	parse_bad("sync:\n  local: 192.0.2.1\n  peers: [\"[192.0.2.2]:1\", \"[::1\", "
 		  "\"[::1]x\", \"[::1]:\", \":1\", 192.0.2.2:65536, 239.1.1.1]\n",
