@@ -1661,3 +1661,118 @@ void config_print(const struct config *c, FILE *out)
 		c->failover.count, c->failover.interval_ms);
 	fprintf(out, "  standby: %s\n", c->failover.standby == STANDBY_HOT ? "hot" : "cold");
 }
+
+/* ---- comparing ---------------------------------------------------------- */
+
+#define DIFF_MAX_KEYS	64
+
+struct flat {
+	char *text;			/* config_print output, cut into lines */
+	size_t n;
+	struct { char key[32]; const char *val; } kv[DIFF_MAX_KEYS];
+};
+
+/*
+ * c as config_print writes it, one "section.key" and value per entry:
+ * comparing the printed values covers every key config_print knows,
+ * written the way the operator reads them.
+ */
+static int flatten(const struct config *c, struct flat *f)
+{
+	size_t len;
+	FILE *out = open_memstream(&f->text, &len);
+	char section[16] = "", *line, *save = NULL;
+
+	f->n = 0;
+	if (!out)
+		return -1;
+	config_print(c, out);
+	if (fclose(out) != 0)
+		return -1;
+	for (line = strtok_r(f->text, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		bool indented = line[0] == ' ';
+		char *name = line + (indented ? 2 : 0);
+		char *colon = strchr(name, ':');
+		char *val, *cmt;
+
+		if (name[0] == '#' || !colon)
+			continue;
+		*colon = '\0';
+		val = colon + 1;
+		while (*val == ' ')
+			val++;
+		if (!indented && !*val) {		/* "sync:" */
+			snprintf(section, sizeof(section), "%s", name);
+			continue;
+		}
+		if (!indented)
+			section[0] = '\0';
+		/* config_print's only comment after a value: "[]   # all" */
+		if ((cmt = strstr(val, "   # all")) && cmt[8] == '\0')
+			*cmt = '\0';
+		if (f->n == DIFF_MAX_KEYS)
+			break;
+		snprintf(f->kv[f->n].key, sizeof(f->kv[f->n].key), "%s%s%s",
+			 section, section[0] ? "." : "", name);
+		f->kv[f->n++].val = val;
+	}
+	return 0;
+}
+
+static const char *flat_get(const struct flat *f, const char *key)
+{
+	for (size_t i = 0; i < f->n; i++)
+		if (strcmp(f->kv[i].key, key) == 0)
+			return f->kv[i].val;
+	return NULL;
+}
+
+static void cut(char *dst, size_t size, const char *s)
+{
+	if (!s)
+		s = "(not set)";
+	if (strlen(s) < size)
+		snprintf(dst, size, "%s", s);
+	else
+		snprintf(dst, size, "%.*s...", (int)(size - 4), s);
+}
+
+static int change(struct config_change *out, size_t max, int n, const char *key,
+		  const char *from, const char *to)
+{
+	if ((size_t)n < max) {
+		snprintf(out[n].key, sizeof(out[n].key), "%s", key);
+		cut(out[n].from, sizeof(out[n].from), from);
+		cut(out[n].to, sizeof(out[n].to), to);
+	}
+	return n + 1;
+}
+
+int config_diff(const struct config *a, const struct config *b,
+		struct config_change *out, size_t max)
+{
+	struct flat *fa = calloc(1, sizeof(*fa)), *fb = calloc(1, sizeof(*fb));
+	int n = -1;
+
+	if (!fa || !fb || flatten(a, fa) < 0 || flatten(b, fb) < 0)
+		goto out;
+	n = 0;
+	for (size_t i = 0; i < fa->n; i++) {
+		const char *to = flat_get(fb, fa->kv[i].key);
+
+		if (!to || strcmp(fa->kv[i].val, to) != 0)
+			n = change(out, max, n, fa->kv[i].key, fa->kv[i].val, to);
+	}
+	for (size_t i = 0; i < fb->n; i++)
+		if (!flat_get(fa, fb->kv[i].key))
+			n = change(out, max, n, fb->kv[i].key, NULL, fb->kv[i].val);
+out:
+	if (fa)
+		free(fa->text);
+	if (fb)
+		free(fb->text);
+	free(fa);
+	free(fb);
+	return n;
+}

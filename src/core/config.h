@@ -126,4 +126,20 @@ int config_parse(struct config *c, const char *name, const char *buf,
 /* Print the effective configuration as YAML (ctsyncd -n -v). */
 void config_print(const struct config *c, FILE *out);
 
+/* One key whose effective value differs between two configurations. */
+struct config_change {
+	char key[32];			/* "sync.window" */
+	char from[128], to[128];	/* as config_print writes them, cut with
+					 * "..."; "(not set)" when absent */
+};
+
+/*
+ * The keys whose effective values differ between a and b (what
+ * config_print shows; where values were given and the file name are not
+ * compared), in config_print order.  Up to max go to out.  Returns how
+ * many differ (may exceed max), or -1 when out of memory.
+ */
+int config_diff(const struct config *a, const struct config *b,
+		struct config_change *out, size_t max);
+
 #endif

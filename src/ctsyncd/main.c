@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ctsync_config.h"
+#include "conffile.h"
 #include "config.h"
 #include "daemon.h"
 #include "hostcheck.h"
@@ -38,44 +39,6 @@ static void usage(FILE *out)
 		"  -h, --help         this help\n"
 		"ctsyncd runs in the foreground and logs to standard error\n"
 		"(or syslog, see ctsyncd.yaml(5)).  Operate it with ctctl(8).\n");
-}
-
-/* Read the whole file; NULL with errno on failure. */
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = NULL;
-	size_t cap = 0, n = 0;
-
-	if (!f)
-		return NULL;
-	for (;;) {
-		if (n == cap) {
-			char *nb = realloc(buf, cap = cap ? cap * 2 : 4096);
-
-			if (!nb) {
-				free(buf);
-				fclose(f);
-				errno = ENOMEM;
-				return NULL;
-			}
-			buf = nb;
-		}
-		size_t r = fread(buf + n, 1, cap - n, f);
-
-		n += r;
-		if (r == 0)
-			break;
-	}
-	if (ferror(f)) {
-		free(buf);
-		fclose(f);
-		errno = EIO;
-		return NULL;
-	}
-	fclose(f);
-	*len = n;
-	return buf;
 }
 
 /* ctsyncd --genkey ID: one key file line from the kernel's CSPRNG. */
@@ -122,8 +85,6 @@ int main(int argc, char **argv)
 	struct config conf;
 	bool check = false, host = true;
 	int verbose = 0, ch, errors, rc;
-	char *buf;
-	size_t len;
 
 	while ((ch = getopt_long(argc, argv, "c:g:nvVh", opts, NULL)) != -1) {
 		switch (ch) {
@@ -146,12 +107,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	log_init("ctsyncd", LOG_TO_STDERR, verbose);
-	if (!(buf = slurp(path, &len))) {
-		fprintf(stderr, "ctsyncd: %s: %s\n", path, strerror(errno));
-		return 1;
-	}
-	errors = config_parse(&conf, path, buf, len, stderr);
-	free(buf);
+	errors = config_load(&conf, path, stderr);
 	if (errors) {
 		fprintf(stderr, "ctsyncd: %s: %d error%s\n", path, errors,
 			errors == 1 ? "" : "s");
@@ -182,10 +138,10 @@ int main(int argc, char **argv)
 		printf("configuration OK\n");
 		return 0;
 	}
-	if (verbose > conf.log.verbose)
-		conf.log.verbose = verbose;
+	/* -v raises the level without touching conf, which SIGHUP compares
+	 * with the file. */
 	log_init("ctsyncd", conf.log.syslog ? LOG_TO_SYSLOG : LOG_TO_STDERR,
-		 conf.log.verbose);
+		 verbose > conf.log.verbose ? verbose : conf.log.verbose);
 	rc = daemon_run(&conf, &kr);
 	auth_keys_clear(&kr);
 	return rc;

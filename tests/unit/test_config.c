@@ -886,6 +886,71 @@ static void test_print_roundtrip(void **state)
 		roundtrip("t.yaml", texts[i], strlen(texts[i]));
 }
 
+/* ---- config_diff -------------------------------------------------------- */
+
+static void test_diff(void **state)
+{
+	struct config a, b;
+	struct config_change ch[8];
+	char *errs;
+
+	(void)state;
+	parse_ok(&a, MINIMAL "  window: 4096\n");
+	parse_ok(&b, MINIMAL);
+	/* Same values, written differently, from another file: no change. */
+	b.at.local.line = 99;
+	snprintf(b.path, sizeof(b.path), "other.yaml");
+	assert_int_equal(config_diff(&a, &b, ch, 8), 0);
+
+	assert_int_equal(parse(&b, "t.yaml", MINIMAL "  window: 8192\n  sndbuf: 16M\n"
+			       "node_id: 7\nfailover:\n  announce: [\"eth0 192.0.2.9\"]\n"
+			       "filter:\n  protocols: [tcp]\n",
+			       strlen(MINIMAL "  window: 8192\n  sndbuf: 16M\n"
+				      "node_id: 7\nfailover:\n  announce: [\"eth0 192.0.2.9\"]\n"
+				      "filter:\n  protocols: [tcp]\n"), &errs), 0);
+	free(errs);
+	assert_int_equal(config_diff(&a, &b, ch, 8), 5);
+	/* config_print order; a key set only in b comes last. */
+	assert_string_equal(ch[0].key, "sync.window");
+	assert_string_equal(ch[0].from, "4096");
+	assert_string_equal(ch[0].to, "8192");
+	assert_string_equal(ch[1].key, "sync.sndbuf");
+	assert_string_equal(ch[1].from, "8M");
+	assert_string_equal(ch[1].to, "16M");
+	assert_string_equal(ch[2].key, "filter.protocols");
+	assert_string_equal(ch[2].from, "[]");
+	assert_string_equal(ch[2].to, "[tcp]");
+	assert_string_equal(ch[3].key, "failover.announce");
+	assert_string_equal(ch[3].from, "[]");
+	assert_string_equal(ch[3].to, "[\"eth0 192.0.2.9\"]");
+	assert_string_equal(ch[4].key, "node_id");
+	assert_string_equal(ch[4].from, "(not set)");
+	assert_string_equal(ch[4].to, "7");
+
+	/* The count goes on beyond max; only max are written. */
+	assert_int_equal(config_diff(&a, &b, ch, 2), 5);
+	assert_int_equal(config_diff(&b, &a, NULL, 0), 5);
+
+	/* Every section's keys are seen, and long values are cut. */
+	parse_ok(&a, MINIMAL);
+	parse_ok(&b, "sync:\n  local: 192.0.2.1\n  peers: [192.0.2.2, 192.0.2.3, "
+		 "192.0.2.4, 192.0.2.5, 192.0.2.6, 192.0.2.7, 192.0.2.8, 192.0.2.9, "
+		 "192.0.2.10, 192.0.2.11]\n"
+		 "kernel:\n  collect_us: 0\ncache:\n  max_entries: 5\n"
+		 "control:\n  mode: 0600\nlog:\n  level: debug\n");
+	assert_int_equal(config_diff(&a, &b, ch, 8), 5);
+	assert_string_equal(ch[0].key, "sync.peers");
+	assert_int_equal(strlen(ch[0].to), sizeof(ch[0].to) - 1);
+	assert_string_equal(ch[0].to + sizeof(ch[0].to) - 4, "...");
+	assert_string_equal(ch[1].key, "kernel.collect_us");
+	assert_string_equal(ch[2].key, "cache.max_entries");
+	assert_string_equal(ch[3].key, "control.mode");
+	assert_string_equal(ch[3].to, "0600");
+	assert_string_equal(ch[4].key, "log.level");
+	assert_string_equal(ch[4].from, "info");
+	assert_string_equal(ch[4].to, "debug");
+}
+
 static void test_print_text(void **state)
 {
 	struct config c;
@@ -941,6 +1006,7 @@ int main(void)
 		cmocka_unit_test(test_failover),
 		cmocka_unit_test(test_print_roundtrip),
 		cmocka_unit_test(test_print_text),
+		cmocka_unit_test(test_diff),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
