@@ -834,23 +834,29 @@ static bool printable(const struct scalar *v, bool space)
 	return true;
 }
 
-/* An absolute path of printable ASCII that fits in dst (cap bytes). */
+/* An absolute path of printable ASCII that fits in dst (cap bytes);
+ * limit says where the cap comes from. */
 static void set_path(struct pctx *x, const struct key *k, const struct scalar *v,
-		     char *dst, size_t cap)
+		     char *dst, size_t cap, const char *limit)
 {
 	struct qbuf q;
 
-	if (v->s[0] != '/' || v->len >= cap || !printable(v, true)) {
+	if (v->s[0] == '/' && v->len >= cap && printable(v, true)) {
+		perr(x, v->m, "%s %s is too long: %zu bytes, at most %zu (%s)",
+		     k->name, quote(&q, v), v->len, cap - 1, limit);
+	} else if (v->s[0] != '/' || v->len >= cap || !printable(v, true)) {
 		perr(x, v->m, "%s %s is not %s", k->name, quote(&q, v), k->what);
-		x->bad[k->id] = true;
+	} else {
+		memcpy(dst, v->s, v->len + 1);
 		return;
 	}
-	memcpy(dst, v->s, v->len + 1);
+	x->bad[k->id] = true;
 }
 
 static void set_socket(struct pctx *x, const struct key *k, const struct scalar *v)
 {
-	set_path(x, k, v, x->c->control.socket, sizeof(x->c->control.socket));
+	set_path(x, k, v, x->c->control.socket, sizeof(x->c->control.socket),
+		 "the size of a UNIX socket address");
 }
 
 static void set_key_file(struct pctx *x, const struct key *k, const struct scalar *v)
@@ -858,7 +864,8 @@ static void set_key_file(struct pctx *x, const struct key *k, const struct scala
 	if (v->null)
 		x->c->sync.key_file[0] = '\0';
 	else
-		set_path(x, k, v, x->c->sync.key_file, sizeof(x->c->sync.key_file));
+		set_path(x, k, v, x->c->sync.key_file, sizeof(x->c->sync.key_file),
+			 "ctsyncd's limit");
 }
 
 static void set_ctl_group(struct pctx *x, const struct key *k, const struct scalar *v)

@@ -605,6 +605,11 @@ static void test_control(void **state)
 		assert_int_equal(strlen(c.control.socket), 107);
 		snprintf(buf, sizeof(buf), MINIMAL "control:\n  socket: %.108s\n", path);
 		parse_bad(buf, "t.yaml:5:11: socket \"/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+			  "...\" is too long: 108 bytes, at most 107 (the size of a "
+			  "UNIX socket address)\n");
+		/* Not absolute is said so, whatever the length. */
+		snprintf(buf, sizeof(buf), MINIMAL "control:\n  socket: %.108s\n", path + 1);
+		parse_bad(buf, "t.yaml:5:11: socket \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 			  "...\" is not an absolute path (printable ASCII, at most 107 bytes)\n");
 	}
 }
