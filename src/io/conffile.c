@@ -5,20 +5,39 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "conffile.h"
 #include "log.h"
 
-/* The whole file; NULL with errno on failure. */
+/* A configuration is a few KiB; this stops "-c /dev/zero". */
+#define CONFIG_MAX_BYTES	(1024 * 1024)
+
+/* The whole file; NULL with errno on failure (EISDIR for a directory,
+ * EFBIG past CONFIG_MAX_BYTES). */
 static char *slurp(const char *path, size_t *len)
 {
 	FILE *f = fopen(path, "r");
 	char *buf = NULL;
 	size_t cap = 0, n = 0;
+	struct stat st;
 
 	if (!f)
 		return NULL;
+	/* fopen() opens a directory for reading; fread() then fails with a
+	 * bare EISDIR (or, on some systems, reads nothing). */
+	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+		fclose(f);
+		errno = EISDIR;
+		return NULL;
+	}
 	for (;;) {
+		if (n > CONFIG_MAX_BYTES) {
+			free(buf);
+			fclose(f);
+			errno = EFBIG;
+			return NULL;
+		}
 		if (n == cap) {
 			char *nb = realloc(buf, cap = cap ? cap * 2 : 4096);
 
@@ -62,7 +81,14 @@ int config_load(struct config *c, const char *path, FILE *err)
 		return 1;
 	}
 	if (!(buf = slurp(path, &len))) {
-		fprintf(err, "%s: %s\n", path, strerror(errno));
+		if (errno == EISDIR)
+			fprintf(err, "%s: is a directory, not a configuration "
+				"file\n", path);
+		else if (errno == EFBIG)
+			fprintf(err, "%s: larger than %d bytes: not a configuration "
+				"file\n", path, CONFIG_MAX_BYTES);
+		else
+			fprintf(err, "%s: %s\n", path, strerror(errno));
 		return 1;
 	}
 	errors = config_parse(c, path, buf, len, err);

@@ -133,11 +133,48 @@ static void test_reread_error(void **state)
 	free(log);
 }
 
+/* -c DIRECTORY said "Input/output error". */
+static void test_load_directory(void **state)
+{
+	struct fx *x = *state;
+	struct config c;
+	char *text = NULL, want[256];
+	size_t len = 0;
+	FILE *err = open_memstream(&text, &len);
+
+	assert_non_null(err);
+	assert_int_equal(config_load(&c, x->dir, err), 1);
+	fclose(err);
+	snprintf(want, sizeof(want), "%s: is a directory, not a configuration file\n",
+		 x->dir);
+	assert_string_equal(text, want);
+	free(text);
+}
+
+/* A file that never ends is not read to the end of memory. */
+static void test_load_endless(void **state)
+{
+	struct config c;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *err = open_memstream(&text, &len);
+
+	(void)state;
+	assert_non_null(err);
+	assert_int_equal(config_load(&c, "/dev/zero", err), 1);
+	fclose(err);
+	assert_string_equal(text, "/dev/zero: larger than 1048576 bytes: not a "
+			    "configuration file\n");
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_reread_changed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reread_error, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_load_directory, setup, teardown),
+		cmocka_unit_test(test_load_endless),
 	};
 
 	log_init("test_conffile", LOG_TO_STDERR, 0);
