@@ -3,7 +3,8 @@
 # host (issue 12): an address not on the host, missing interfaces, a
 # missing socket directory, unknown user and group are errors with the
 # file:line:col of the value, and the daemon refuses to start with the
-# same message.  --no-host-check checks the file alone.  Needs no root
+# same message.  --no-host-check checks the file alone.  --help and the
+# man pages name the same default configuration file.  Needs no root
 # and no namespace; nothing is opened (the daemon stops at the check).
 set -u
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -95,6 +96,17 @@ fi
 
 out=$("$ctsyncd" --no-host-check -c "$T/good.yaml" 2>&1) && rc=0 || rc=$?
 if ((rc == 2)); then ok "--no-host-check without -n is refused"; else bad "--no-host-check without -n (exit $rc)" "$out"; fi
+
+# The default configuration --help names is the one the man pages name
+# (meson's sysconfdir defaults to /etc, as Debian's packaging sets it).
+help_default=$("$ctsyncd" --help | sed -n 's/.*configuration (default \(.*\))$/\1/p')
+man_default=$(sed -n '/^instead of$/{n;s/^\.Pa \([^ ]*\) \.$/\1/p;}' "$here/man/ctsyncd.8")
+if [[ -n $help_default && $help_default == "$man_default" ]] &&
+   grep -q "^\.Pa $help_default\$" "$here/man/ctsyncd.yaml.5"; then
+	ok "default configuration $help_default in --help and the man pages"
+else
+	bad "default configuration: --help '$help_default', ctsyncd(8) '$man_default'" ""
+fi
 
 echo "$fails failed"
 [ "$fails" -eq 0 ]
