@@ -356,6 +356,19 @@ static bool is_multicast(const struct sockaddr_storage *ss)
 	return IN6_IS_ADDR_MULTICAST(&((const struct sockaddr_in6 *)ss)->sin6_addr);
 }
 
+static bool is_unspecified(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)ss)->sin_addr.s_addr == htonl(INADDR_ANY);
+	return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)ss)->sin6_addr);
+}
+
+static bool is_broadcast(const struct sockaddr_storage *ss)
+{
+	return ss->ss_family == AF_INET &&
+	       ((const struct sockaddr_in *)ss)->sin_addr.s_addr == htonl(INADDR_BROADCAST);
+}
+
 static bool is_v6_linklocal(const struct sockaddr_storage *ss)
 {
 	const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
@@ -381,9 +394,36 @@ static void set_port(struct sockaddr_storage *ss, uint16_t port)
 }
 
 /*
+ * A bare IPv6 address that reads as well as "v6addr:port": the text up
+ * to its last colon is an IPv6 address and the rest a port 1-65535
+ * ("2001:db8::2:3781").  Full forms never are (seven groups without "::"
+ * are no address); "2001:db8::1000" is not either ("2001:db8:" is none).
+ */
+static bool v6_port_ambiguous(const char *s)
+{
+	char a[INET6_ADDRSTRLEN + 1];
+	struct in6_addr in6;
+	const char *colon = strrchr(s, ':');
+	uint64_t port;
+	size_t alen;
+
+	if (!colon)
+		return false;
+	alen = (size_t)(colon - s);
+	if (alen == 0 || alen >= sizeof(a))
+		return false;
+	memcpy(a, s, alen);
+	a[alen] = '\0';
+	return inet_pton(AF_INET6, a, &in6) == 1 &&
+	       parse_num(colon + 1, strlen(colon + 1), false, &port) == NUM_OK &&
+	       port >= 1 && port <= 65535;
+}
+
+/*
  * "addr", "v4addr:port" or "[v6addr]:port" (a bare v6 address has several
  * colons and so no port).  Returns 0 (*has_port tells which form), -1 for
- * a bad address, -2 for a bad port.
+ * a bad address, -2 for a bad port, -3 for a bare IPv6 address that could
+ * also be an address and a port (v6_port_ambiguous: write it in brackets).
  */
 static int parse_peer(const char *s, struct sockaddr_storage *ss, bool *has_port)
 {
@@ -422,7 +462,11 @@ static int parse_peer(const char *s, struct sockaddr_storage *ss, bool *has_port
 				return -1;
 			portp = colon + 1;
 		} else {
-			return parse_ip(s, ss);
+			if (parse_ip(s, ss) < 0)
+				return -1;
+			if (ss->ss_family == AF_INET6 && v6_port_ambiguous(s))
+				return -3;
+			return 0;
 		}
 	}
 	if (parse_num(portp, strlen(portp), false, &port) == NUM_BAD)
@@ -554,6 +598,14 @@ static void set_local(struct pctx *x, const struct key *k, const struct scalar *
 	} else if (is_multicast(&ss)) {
 		perr(x, v->m, "local %s is a multicast address (expected this "
 		     "host's unicast address)", quote(&q, v));
+	} else if (is_unspecified(&ss)) {
+		/* Bound to any address, datagrams would leave from whichever
+		 * the route picks, and peers tell nodes apart by it. */
+		perr(x, v->m, "local %s is the unspecified address (expected this "
+		     "host's own address on the sync link)", quote(&q, v));
+	} else if (is_broadcast(&ss)) {
+		perr(x, v->m, "local %s is the broadcast address (expected this "
+		     "host's own address on the sync link)", quote(&q, v));
 	} else {
 		x->c->sync.local = ss;
 		x->local_ok = true;
@@ -602,9 +654,22 @@ static void set_peer(struct pctx *x, const struct key *k, const struct scalar *v
 		perr(x, v->m, "peer %s is not %s", quote(&q, v), k->item);
 	} else if (r == -2) {
 		perr(x, v->m, "peer %s: port out of range 1-65535", quote(&q, v));
+	} else if (r == -3) {
+		const char *colon = strrchr(v->s, ':');
+		int alen = (int)(colon - v->s);
+
+		perr(x, v->m, "peer %s is ambiguous: write \"[%.*s]:%s\" for port %s "
+		     "of %.*s, or \"[%s]\" for that IPv6 address", quote(&q, v),
+		     alen, v->s, colon + 1, colon + 1, alen, v->s, v->s);
 	} else if (is_multicast(&ss)) {
 		perr(x, v->m, "peer %s is a multicast address (for multicast use "
 		     "transport multicast and group)", quote(&q, v));
+	} else if (is_unspecified(&ss)) {
+		perr(x, v->m, "peer %s is the unspecified address (expected the "
+		     "peer's own address)", quote(&q, v));
+	} else if (is_broadcast(&ss)) {
+		perr(x, v->m, "peer %s is the broadcast address (expected the "
+		     "peer's own address)", quote(&q, v));
 	} else {
 		x->c->sync.peers[n] = ss;
 		x->peer_at[n] = v->m;
@@ -730,6 +795,7 @@ static void set_announce(struct pctx *x, const struct key *k, const struct scala
 		x->bad[k->id] = true;
 		return;
 	}
+	x->c->at.announce[n] = (struct config_mark){ (uint32_t)v->m.line, (uint32_t)v->m.col };
 	memcpy(a->ifname, v->s, iflen);
 	a->ifname[iflen] = '\0';
 	a->family = (uint8_t)ss.ss_family;
@@ -768,23 +834,29 @@ static bool printable(const struct scalar *v, bool space)
 	return true;
 }
 
-/* An absolute path of printable ASCII that fits in dst (cap bytes). */
+/* An absolute path of printable ASCII that fits in dst (cap bytes);
+ * limit says where the cap comes from. */
 static void set_path(struct pctx *x, const struct key *k, const struct scalar *v,
-		     char *dst, size_t cap)
+		     char *dst, size_t cap, const char *limit)
 {
 	struct qbuf q;
 
-	if (v->s[0] != '/' || v->len >= cap || !printable(v, true)) {
+	if (v->s[0] == '/' && v->len >= cap && printable(v, true)) {
+		perr(x, v->m, "%s %s is too long: %zu bytes, at most %zu (%s)",
+		     k->name, quote(&q, v), v->len, cap - 1, limit);
+	} else if (v->s[0] != '/' || v->len >= cap || !printable(v, true)) {
 		perr(x, v->m, "%s %s is not %s", k->name, quote(&q, v), k->what);
-		x->bad[k->id] = true;
+	} else {
+		memcpy(dst, v->s, v->len + 1);
 		return;
 	}
-	memcpy(dst, v->s, v->len + 1);
+	x->bad[k->id] = true;
 }
 
 static void set_socket(struct pctx *x, const struct key *k, const struct scalar *v)
 {
-	set_path(x, k, v, x->c->control.socket, sizeof(x->c->control.socket));
+	set_path(x, k, v, x->c->control.socket, sizeof(x->c->control.socket),
+		 "the size of a UNIX socket address");
 }
 
 static void set_key_file(struct pctx *x, const struct key *k, const struct scalar *v)
@@ -792,7 +864,8 @@ static void set_key_file(struct pctx *x, const struct key *k, const struct scala
 	if (v->null)
 		x->c->sync.key_file[0] = '\0';
 	else
-		set_path(x, k, v, x->c->sync.key_file, sizeof(x->c->sync.key_file));
+		set_path(x, k, v, x->c->sync.key_file, sizeof(x->c->sync.key_file),
+			 "ctsyncd's limit");
 }
 
 static void set_ctl_group(struct pctx *x, const struct key *k, const struct scalar *v)
@@ -1411,6 +1484,11 @@ void config_defaults(struct config *c)
 	c->failover.interval_ms = 100;
 }
 
+static struct config_mark cmark(struct mark m)
+{
+	return (struct config_mark){ (uint32_t)m.line, (uint32_t)m.col };
+}
+
 /*
  * c is reset to the defaults first, so the result depends only on buf.
  * On errors c holds what could be parsed and must not be used.
@@ -1449,6 +1527,11 @@ int config_parse(struct config *c, const char *name, const char *buf,
 	yaml_parser_delete(&x->p);
 	if (!x->fatal && !x->nocheck)
 		check_sync(x);
+	c->at.local = cmark(x->val_at[K_LOCAL]);
+	c->at.interface = cmark(x->val_at[K_INTERFACE]);
+	c->at.user = cmark(x->val_at[K_USER]);
+	c->at.socket = cmark(x->val_at[K_SOCKET]);
+	c->at.ctl_group = cmark(x->val_at[K_CTL_GROUP]);
 	nerr = x->nerr;
 	free(x);
 	return nerr;
@@ -1474,7 +1557,10 @@ static void print_peer(FILE *out, const struct sockaddr_storage *ss, uint16_t po
 	char a[INET6_ADDRSTRLEN];
 
 	addr_str(ss, a, sizeof(a));
-	if (get_port(ss) == port)
+	/* "2001:db8::2:3781" bare would be refused as ambiguous. */
+	if (get_port(ss) == port && ss->ss_family == AF_INET6 && v6_port_ambiguous(a))
+		fprintf(out, "\"[%s]\"", a);
+	else if (get_port(ss) == port)
 		fprintf(out, "\"%s\"", a);
 	else if (ss->ss_family == AF_INET6)
 		fprintf(out, "\"[%s]:%u\"", a, get_port(ss));
@@ -1581,4 +1667,119 @@ void config_print(const struct config *c, FILE *out)
 	fprintf(out, "]\n  announce_count: %" PRIu32 "\n  announce_interval_ms: %" PRIu32 "\n",
 		c->failover.count, c->failover.interval_ms);
 	fprintf(out, "  standby: %s\n", c->failover.standby == STANDBY_HOT ? "hot" : "cold");
+}
+
+/* ---- comparing ---------------------------------------------------------- */
+
+#define DIFF_MAX_KEYS	64
+
+struct flat {
+	char *text;			/* config_print output, cut into lines */
+	size_t n;
+	struct { char key[32]; const char *val; } kv[DIFF_MAX_KEYS];
+};
+
+/*
+ * c as config_print writes it, one "section.key" and value per entry:
+ * comparing the printed values covers every key config_print knows,
+ * written the way the operator reads them.
+ */
+static int flatten(const struct config *c, struct flat *f)
+{
+	size_t len;
+	FILE *out = open_memstream(&f->text, &len);
+	char section[16] = "", *line, *save = NULL;
+
+	f->n = 0;
+	if (!out)
+		return -1;
+	config_print(c, out);
+	if (fclose(out) != 0)
+		return -1;
+	for (line = strtok_r(f->text, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		bool indented = line[0] == ' ';
+		char *name = line + (indented ? 2 : 0);
+		char *colon = strchr(name, ':');
+		char *val, *cmt;
+
+		if (name[0] == '#' || !colon)
+			continue;
+		*colon = '\0';
+		val = colon + 1;
+		while (*val == ' ')
+			val++;
+		if (!indented && !*val) {		/* "sync:" */
+			snprintf(section, sizeof(section), "%s", name);
+			continue;
+		}
+		if (!indented)
+			section[0] = '\0';
+		/* config_print's only comment after a value: "[]   # all" */
+		if ((cmt = strstr(val, "   # all")) && cmt[8] == '\0')
+			*cmt = '\0';
+		if (f->n == DIFF_MAX_KEYS)
+			break;
+		snprintf(f->kv[f->n].key, sizeof(f->kv[f->n].key), "%s%s%s",
+			 section, section[0] ? "." : "", name);
+		f->kv[f->n++].val = val;
+	}
+	return 0;
+}
+
+static const char *flat_get(const struct flat *f, const char *key)
+{
+	for (size_t i = 0; i < f->n; i++)
+		if (strcmp(f->kv[i].key, key) == 0)
+			return f->kv[i].val;
+	return NULL;
+}
+
+static void cut(char *dst, size_t size, const char *s)
+{
+	if (!s)
+		s = "(not set)";
+	if (strlen(s) < size)
+		snprintf(dst, size, "%s", s);
+	else
+		snprintf(dst, size, "%.*s...", (int)(size - 4), s);
+}
+
+static int change(struct config_change *out, size_t max, int n, const char *key,
+		  const char *from, const char *to)
+{
+	if ((size_t)n < max) {
+		snprintf(out[n].key, sizeof(out[n].key), "%s", key);
+		cut(out[n].from, sizeof(out[n].from), from);
+		cut(out[n].to, sizeof(out[n].to), to);
+	}
+	return n + 1;
+}
+
+int config_diff(const struct config *a, const struct config *b,
+		struct config_change *out, size_t max)
+{
+	struct flat *fa = calloc(1, sizeof(*fa)), *fb = calloc(1, sizeof(*fb));
+	int n = -1;
+
+	if (!fa || !fb || flatten(a, fa) < 0 || flatten(b, fb) < 0)
+		goto out;
+	n = 0;
+	for (size_t i = 0; i < fa->n; i++) {
+		const char *to = flat_get(fb, fa->kv[i].key);
+
+		if (!to || strcmp(fa->kv[i].val, to) != 0)
+			n = change(out, max, n, fa->kv[i].key, fa->kv[i].val, to);
+	}
+	for (size_t i = 0; i < fb->n; i++)
+		if (!flat_get(fa, fb->kv[i].key))
+			n = change(out, max, n, fb->kv[i].key, NULL, fb->kv[i].val);
+out:
+	if (fa)
+		free(fa->text);
+	if (fb)
+		free(fb->text);
+	free(fa);
+	free(fb);
+	return n;
 }

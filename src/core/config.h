@@ -30,6 +30,11 @@ struct prefix {
 	union flow_addr addr;		/* network order, host bits cleared */
 };
 
+/* Where a value was given in the file; line 0: not given (a default). */
+struct config_mark {
+	uint32_t line, col;
+};
+
 struct config {
 	char     path[256];		/* file name used in messages */
 	uint32_t node_id;		/* 0: derive at start-up */
@@ -97,6 +102,13 @@ struct config {
 		int      verbose;		/* 0 info, 1 debug */
 		bool     syslog;
 	} log;
+
+	/* Where the values that name things on the host were given, for
+	 * checks made outside the parser (src/io/hostcheck.c). */
+	struct {
+		struct config_mark local, interface, user, socket, ctl_group;
+		struct config_mark announce[CONFIG_MAX_GARP];
+	} at;
 };
 
 /* Fill c with every default (what an empty file gives). */
@@ -113,5 +125,21 @@ int config_parse(struct config *c, const char *name, const char *buf,
 
 /* Print the effective configuration as YAML (ctsyncd -n -v). */
 void config_print(const struct config *c, FILE *out);
+
+/* One key whose effective value differs between two configurations. */
+struct config_change {
+	char key[32];			/* "sync.window" */
+	char from[128], to[128];	/* as config_print writes them, cut with
+					 * "..."; "(not set)" when absent */
+};
+
+/*
+ * The keys whose effective values differ between a and b (what
+ * config_print shows; where values were given and the file name are not
+ * compared), in config_print order.  Up to max go to out.  Returns how
+ * many differ (may exceed max), or -1 when out of memory.
+ */
+int config_diff(const struct config *a, const struct config *b,
+		struct config_change *out, size_t max);
 
 #endif

@@ -30,6 +30,7 @@
 
 #include "cache.h"
 #include "channel.h"
+#include "conffile.h"
 #include "control.h"
 #include "ctl_proto.h"
 #include "daemon.h"
@@ -1358,8 +1359,9 @@ static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	struct daemon *d = w->data;
 
-	log_info("SIGHUP: re-reading the kernel table%s",
-		 d->keys.n ? " and the key file" : "");
+	log_info("SIGHUP: re-reading the kernel table%s; checking %s for "
+		 "changes", d->keys.n ? " and the key file" : "", d->conf.path);
+	config_reread(&d->conf);	/* reports, applies nothing */
 	if (d->keys.n)
 		reload_keys(d);
 	reconcile(d);

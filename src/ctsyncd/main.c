@@ -9,8 +9,10 @@
 #include <string.h>
 
 #include "ctsync_config.h"
+#include "conffile.h"
 #include "config.h"
 #include "daemon.h"
+#include "hostcheck.h"
 #include "keyfile.h"
 #include "log.h"
 
@@ -20,10 +22,15 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: ctsyncd [-nvV] [-c file]\n"
+		"       ctsyncd -n --no-host-check [-c file]\n"
 		"       ctsyncd --genkey ID\n"
 		"  -c, --config FILE  configuration (default " DEFAULT_CONFIG ")\n"
-		"  -n, --check        check the configuration (and its key file)\n"
+		"  -n, --check        check the configuration, its key file and\n"
+		"                     what it names on this host (address,\n"
+		"                     interfaces, socket directory, user, group)\n"
 		"                     and exit\n"
+		"      --no-host-check  with -n: check the file only (one written\n"
+		"                     for another host)\n"
 		"  -g, --genkey ID    print a new sync key line \"ID HEX\" for\n"
 		"                     sync.key_file (ID 1-65535) and exit\n"
 		"  -v, --verbose      log debug messages; with -n, print the\n"
@@ -32,44 +39,6 @@ static void usage(FILE *out)
 		"  -h, --help         this help\n"
 		"ctsyncd runs in the foreground and logs to standard error\n"
 		"(or syslog, see ctsyncd.yaml(5)).  Operate it with ctctl(8).\n");
-}
-
-/* Read the whole file; NULL with errno on failure. */
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = NULL;
-	size_t cap = 0, n = 0;
-
-	if (!f)
-		return NULL;
-	for (;;) {
-		if (n == cap) {
-			char *nb = realloc(buf, cap = cap ? cap * 2 : 4096);
-
-			if (!nb) {
-				free(buf);
-				fclose(f);
-				errno = ENOMEM;
-				return NULL;
-			}
-			buf = nb;
-		}
-		size_t r = fread(buf + n, 1, cap - n, f);
-
-		n += r;
-		if (r == 0)
-			break;
-	}
-	if (ferror(f)) {
-		free(buf);
-		fclose(f);
-		errno = EIO;
-		return NULL;
-	}
-	fclose(f);
-	*len = n;
-	return buf;
 }
 
 /* ctsyncd --genkey ID: one key file line from the kernel's CSPRNG. */
@@ -104,6 +73,7 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "check", no_argument, NULL, 'n' },
+		{ "no-host-check", no_argument, NULL, 'H' },
 		{ "genkey", required_argument, NULL, 'g' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, 'V' },
@@ -113,15 +83,14 @@ int main(int argc, char **argv)
 	const char *path = DEFAULT_CONFIG;
 	static struct auth_keyring kr;	/* empty: sync not authenticated */
 	struct config conf;
-	bool check = false;
+	bool check = false, host = true;
 	int verbose = 0, ch, errors, rc;
-	char *buf;
-	size_t len;
 
 	while ((ch = getopt_long(argc, argv, "c:g:nvVh", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': path = optarg; break;
 		case 'n': check = true; break;
+		case 'H': host = false; break;
 		case 'g': return genkey(optarg);
 		case 'v': verbose++; break;
 		case 'V': printf("ctsyncd %s\n", CTSYNC_VERSION); return 0;
@@ -133,13 +102,12 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	log_init("ctsyncd", LOG_TO_STDERR, verbose);
-	if (!(buf = slurp(path, &len))) {
-		fprintf(stderr, "ctsyncd: %s: %s\n", path, strerror(errno));
-		return 1;
+	if (!host && !check) {
+		fprintf(stderr, "ctsyncd: --no-host-check goes only with -n\n");
+		return 2;
 	}
-	errors = config_parse(&conf, path, buf, len, stderr);
-	free(buf);
+	log_init("ctsyncd", LOG_TO_STDERR, verbose);
+	errors = config_load(&conf, path, stderr);
 	if (errors) {
 		fprintf(stderr, "ctsyncd: %s: %d error%s\n", path, errors,
 			errors == 1 ? "" : "s");
@@ -147,12 +115,21 @@ int main(int argc, char **argv)
 	}
 	if (conf.sync.key_file[0]) {
 		kr.encrypt = conf.sync.encrypt;
-		errors = keyfile_load(conf.sync.key_file, &kr, stderr);
-		if (errors) {
+		if (keyfile_load(conf.sync.key_file, &kr, stderr)) {
 			fprintf(stderr, "ctsyncd: %s: sync.key_file %s is not usable\n",
 				path, conf.sync.key_file);
-			return 1;
+			errors++;
 		}
+	}
+	/* At start too, so what -n reports is what stops the daemon, said
+	 * the same way, before anything is opened. */
+	if (host)
+		errors += hostcheck(&conf, stderr);
+	if (errors) {
+		auth_keys_clear(&kr);
+		fprintf(stderr, "ctsyncd: %s: %d error%s\n", path, errors,
+			errors == 1 ? "" : "s");
+		return 1;
 	}
 	if (check) {
 		auth_keys_clear(&kr);
@@ -161,10 +138,10 @@ int main(int argc, char **argv)
 		printf("configuration OK\n");
 		return 0;
 	}
-	if (verbose > conf.log.verbose)
-		conf.log.verbose = verbose;
+	/* -v raises the level without touching conf, which SIGHUP compares
+	 * with the file. */
 	log_init("ctsyncd", conf.log.syslog ? LOG_TO_SYSLOG : LOG_TO_STDERR,
-		 conf.log.verbose);
+		 verbose > conf.log.verbose ? verbose : conf.log.verbose);
 	rc = daemon_run(&conf, &kr);
 	auth_keys_clear(&kr);
 	return rc;

@@ -24,6 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *out = NULL;
 	size_t olen = 0;
 	FILE *f;
+	int nerr;
 
 	if (!devnull && !(devnull = fopen("/dev/null", "w")))
 		abort();
@@ -36,8 +37,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	config_print(&a, f);
 	fclose(f);
-	if (config_parse(&b, "fuzz.yaml", out, olen, stderr) != 0 ||
-	    memcmp(&a, &b, sizeof(a)) != 0) {
+	nerr = config_parse(&b, "fuzz.yaml", out, olen, stderr);
+	/* Where values were given differs; what they are must not. */
+	memset(&a.at, 0, sizeof(a.at));
+	memset(&b.at, 0, sizeof(b.at));
+	if (nerr != 0 || memcmp(&a, &b, sizeof(a)) != 0) {
 		fprintf(stderr, "config_print output does not round-trip:\n%s", out);
 		abort();
 	}

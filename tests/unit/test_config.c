@@ -132,6 +132,8 @@ static unsigned nprotos(const struct config *c)
 	return n;
 }
 
+static void roundtrip(const char *name, const char *text, size_t len);
+
 #define MINIMAL "sync:\n  local: 192.0.2.1\n  peers: [192.0.2.2]\n"
 
 /* ---- defaults and the shipped examples ---------------------------------- */
@@ -461,6 +463,19 @@ static void test_peers(void **state)
 	assert_addr(&c.sync.peers[1], "2001:db8::3", 3780);
 	assert_addr(&c.sync.peers[2], "2001:db8::4", 3780);
 
+	/* Where a bare IPv6 address could be address:port, brackets say
+	 * which (bad-ambiguous-port.yaml has the refusals). */
+	parse_ok(&c, "sync:\n  local: 2001:db8::1\n  peers:\n"
+		 "    - \"[2001:db8::2]:3781\"\n    - \"[2001:db8::2:3781]\"\n"
+		 "    - 2001:db8:0:0:0:0:3:3781\n    - 2001:db8::1000\n");
+	assert_int_equal(c.sync.npeers, 4);
+	assert_addr(&c.sync.peers[0], "2001:db8::2", 3781);
+	assert_addr(&c.sync.peers[1], "2001:db8::2:3781", 3780);
+	assert_addr(&c.sync.peers[2], "2001:db8::3:3781", 3780);
+	assert_addr(&c.sync.peers[3], "2001:db8::1000", 3780);
+	roundtrip("t.yaml", "sync:\n  local: 2001:db8::1\n  peers: [\"[2001:db8::2:3781]\"]\n",
+		  strlen("sync:\n  local: 2001:db8::1\n  peers: [\"[2001:db8::2:3781]\"]\n"));
+
 	parse_bad("sync:\n  local: 192.0.2.1\n  peers: [\"[192.0.2.2]:1\", \"[::1\", "
 		  "\"[::1]x\", \"[::1]:\", \":1\", 192.0.2.2:65536, 239.1.1.1]\n",
 		  "t.yaml:3:11: peer \"[192.0.2.2]:1\" is not an address (IPv4 or IPv6, "
@@ -590,6 +605,11 @@ static void test_control(void **state)
 		assert_int_equal(strlen(c.control.socket), 107);
 		snprintf(buf, sizeof(buf), MINIMAL "control:\n  socket: %.108s\n", path);
 		parse_bad(buf, "t.yaml:5:11: socket \"/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+			  "...\" is too long: 108 bytes, at most 107 (the size of a "
+			  "UNIX socket address)\n");
+		/* Not absolute is said so, whatever the length. */
+		snprintf(buf, sizeof(buf), MINIMAL "control:\n  socket: %.108s\n", path + 1);
+		parse_bad(buf, "t.yaml:5:11: socket \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 			  "...\" is not an absolute path (printable ASCII, at most 107 bytes)\n");
 	}
 }
@@ -636,6 +656,38 @@ static void test_ipv6(void **state)
 		  "  group: 192.0.2.2\n",
 		  "t.yaml:4:10: group \"192.0.2.2\" is not a multicast address "
 		  "(expected 224.0.0.0/4 or ff00::/8)\n");
+}
+
+/* Where host-checked values were given (src/io/hostcheck.c quotes it);
+ * defaults have line 0. */
+static void test_marks(void **state)
+{
+	struct config c;
+
+	(void)state;
+	parse_ok(&c, "user: ctsync\nsync:\n  transport: multicast\n"
+		 "  local: 192.0.2.1\n  group: 239.1.1.1\n  interface: sync0\n"
+		 "control:\n  socket: /run/x/c.sock\n  group: ctl\n"
+		 "failover:\n  announce: [\"eth0 192.0.2.9\", \"eth1 192.0.2.10\"]\n");
+	assert_int_equal(c.at.user.line, 1);
+	assert_int_equal(c.at.user.col, 7);
+	assert_int_equal(c.at.local.line, 4);
+	assert_int_equal(c.at.local.col, 10);
+	assert_int_equal(c.at.interface.line, 6);
+	assert_int_equal(c.at.interface.col, 14);
+	assert_int_equal(c.at.socket.line, 8);
+	assert_int_equal(c.at.socket.col, 11);
+	assert_int_equal(c.at.ctl_group.line, 9);
+	assert_int_equal(c.at.ctl_group.col, 10);
+	assert_int_equal(c.at.announce[0].line, 11);
+	assert_int_equal(c.at.announce[0].col, 14);
+	assert_int_equal(c.at.announce[1].col, 32);
+
+	parse_ok(&c, MINIMAL);
+	assert_int_equal(c.at.local.line, 2);
+	assert_int_equal(c.at.user.line, 0);
+	assert_int_equal(c.at.socket.line, 0);
+	assert_int_equal(c.at.interface.line, 0);
 }
 
 /* ---- parser edge cases -------------------------------------------------- */
@@ -775,6 +827,9 @@ static void roundtrip(const char *name, const char *text, size_t len)
 	if (parse(&b, name, out, olen, &errs) != 0)
 		fail_msg("printed %s does not parse:\n%s\n%s", name, errs, out);
 	free(errs);
+	/* Where values were given differs; what they are must not. */
+	memset(&a.at, 0, sizeof(a.at));
+	memset(&b.at, 0, sizeof(b.at));
 	if (memcmp(&a, &b, sizeof(a)) != 0)
 		fail_msg("printed %s parses differently:\n%s", name, out);
 	free(out);
@@ -836,6 +891,71 @@ static void test_print_roundtrip(void **state)
 		roundtrip("t.yaml", texts[i], strlen(texts[i]));
 }
 
+/* ---- config_diff -------------------------------------------------------- */
+
+static void test_diff(void **state)
+{
+	struct config a, b;
+	struct config_change ch[8];
+	char *errs;
+
+	(void)state;
+	parse_ok(&a, MINIMAL "  window: 4096\n");
+	parse_ok(&b, MINIMAL);
+	/* Same values, written differently, from another file: no change. */
+	b.at.local.line = 99;
+	snprintf(b.path, sizeof(b.path), "other.yaml");
+	assert_int_equal(config_diff(&a, &b, ch, 8), 0);
+
+	assert_int_equal(parse(&b, "t.yaml", MINIMAL "  window: 8192\n  sndbuf: 16M\n"
+			       "node_id: 7\nfailover:\n  announce: [\"eth0 192.0.2.9\"]\n"
+			       "filter:\n  protocols: [tcp]\n",
+			       strlen(MINIMAL "  window: 8192\n  sndbuf: 16M\n"
+				      "node_id: 7\nfailover:\n  announce: [\"eth0 192.0.2.9\"]\n"
+				      "filter:\n  protocols: [tcp]\n"), &errs), 0);
+	free(errs);
+	assert_int_equal(config_diff(&a, &b, ch, 8), 5);
+	/* config_print order; a key set only in b comes last. */
+	assert_string_equal(ch[0].key, "sync.window");
+	assert_string_equal(ch[0].from, "4096");
+	assert_string_equal(ch[0].to, "8192");
+	assert_string_equal(ch[1].key, "sync.sndbuf");
+	assert_string_equal(ch[1].from, "8M");
+	assert_string_equal(ch[1].to, "16M");
+	assert_string_equal(ch[2].key, "filter.protocols");
+	assert_string_equal(ch[2].from, "[]");
+	assert_string_equal(ch[2].to, "[tcp]");
+	assert_string_equal(ch[3].key, "failover.announce");
+	assert_string_equal(ch[3].from, "[]");
+	assert_string_equal(ch[3].to, "[\"eth0 192.0.2.9\"]");
+	assert_string_equal(ch[4].key, "node_id");
+	assert_string_equal(ch[4].from, "(not set)");
+	assert_string_equal(ch[4].to, "7");
+
+	/* The count goes on beyond max; only max are written. */
+	assert_int_equal(config_diff(&a, &b, ch, 2), 5);
+	assert_int_equal(config_diff(&b, &a, NULL, 0), 5);
+
+	/* Every section's keys are seen, and long values are cut. */
+	parse_ok(&a, MINIMAL);
+	parse_ok(&b, "sync:\n  local: 192.0.2.1\n  peers: [192.0.2.2, 192.0.2.3, "
+		 "192.0.2.4, 192.0.2.5, 192.0.2.6, 192.0.2.7, 192.0.2.8, 192.0.2.9, "
+		 "192.0.2.10, 192.0.2.11]\n"
+		 "kernel:\n  collect_us: 0\ncache:\n  max_entries: 5\n"
+		 "control:\n  mode: 0600\nlog:\n  level: debug\n");
+	assert_int_equal(config_diff(&a, &b, ch, 8), 5);
+	assert_string_equal(ch[0].key, "sync.peers");
+	assert_int_equal(strlen(ch[0].to), sizeof(ch[0].to) - 1);
+	assert_string_equal(ch[0].to + sizeof(ch[0].to) - 4, "...");
+	assert_string_equal(ch[1].key, "kernel.collect_us");
+	assert_string_equal(ch[2].key, "cache.max_entries");
+	assert_string_equal(ch[3].key, "control.mode");
+	assert_string_equal(ch[3].to, "0600");
+	assert_string_equal(ch[4].key, "log.level");
+	assert_string_equal(ch[4].from, "info");
+	assert_string_equal(ch[4].to, "debug");
+}
+
 static void test_print_text(void **state)
 {
 	struct config c;
@@ -880,6 +1000,7 @@ int main(void)
 		cmocka_unit_test(test_control),
 		cmocka_unit_test(test_interface),
 		cmocka_unit_test(test_ipv6),
+		cmocka_unit_test(test_marks),
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_not_terminated),
 		cmocka_unit_test(test_nul_in_buffer),
@@ -890,6 +1011,7 @@ int main(void)
 		cmocka_unit_test(test_failover),
 		cmocka_unit_test(test_print_roundtrip),
 		cmocka_unit_test(test_print_text),
+		cmocka_unit_test(test_diff),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
