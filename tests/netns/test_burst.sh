@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 #
-# tests/netns/test_burst.sh [-n N] [-r REPS] [-b EVENT_BUFFER] [-d "ctsyncd conntrackd"]
+# tests/netns/test_burst.sh [-n N] [-r REPS] [-b EVENT_BUFFER] [-g MS] [-d "ctsyncd conntrackd"]
 #
 # Nothing lost at the kernel's full speed.  A pair (fw1, fw2: two network
 # namespaces joined by sync0) runs each daemon at its defaults (only the
@@ -13,9 +13,11 @@
 #   updates: N flows, every one with the phase's mark;
 #   deletes: none.
 # Between creates and updates, ctsyncd's fw2 commits its whole external
-# cache into its kernel (`ctctl commit`): neither daemon may take the
-# other for down meanwhile, and fw2's longest silence on the sync link
-# (sync.tx_gap_max_ms) must stay within two heartbeats.
+# cache into its kernel (`ctctl commit`, then re-reads its table).  In
+# none of it may either daemon take the other for down, and neither may
+# be silent on the sync link (sync.tx_gap_max_ms, over the whole
+# repetition) for longer than -g MS (default 500: two heartbeats; CI's
+# sanitizer build on a shared machine is given more).
 # An unpaced burst overruns the event socket; ctsyncd must then re-read
 # the table (and again if it overruns while re-reading) until its caches
 # equal the kernel's.  -b sets ctsyncd's kernel.event_buffer (default:
@@ -34,17 +36,19 @@
 # (default 60), CTS_BATCH (ctgen's batch, default 2048), CTS_KEEP=1.
 set -uo pipefail
 
-N=300000 REPS=1 DAEMONS=ctsyncd EVENT_BUFFER=
+N=300000 REPS=1 DAEMONS=ctsyncd EVENT_BUFFER= GAP_MS=500
 while (($#)); do
 	case $1 in
-	-b) [[ ${2-} =~ ^[0-9]+[KMG]?$ ]] || { echo "usage: $0 [-n N] [-r REPS] [-b SIZE] [-d DAEMONS]" >&2; exit 2; }
+	-g) [[ ${2-} =~ ^[1-9][0-9]*$ ]] || { echo "usage: $0 [-n N] [-r REPS] [-b SIZE] [-g MS] [-d DAEMONS]" >&2; exit 2; }
+	    GAP_MS=$2; shift ;;
+	-b) [[ ${2-} =~ ^[0-9]+[KMG]?$ ]] || { echo "usage: $0 [-n N] [-r REPS] [-b SIZE] [-g MS] [-d DAEMONS]" >&2; exit 2; }
 	    EVENT_BUFFER=$2; shift ;;
-	-n) [[ ${2-} =~ ^[0-9]+$ ]] || { echo "usage: $0 [-n N] [-r REPS] [-b SIZE] [-d DAEMONS]" >&2; exit 2; }
+	-n) [[ ${2-} =~ ^[0-9]+$ ]] || { echo "usage: $0 [-n N] [-r REPS] [-b SIZE] [-g MS] [-d DAEMONS]" >&2; exit 2; }
 	    N=$2; shift ;;
-	-r) [[ ${2-} =~ ^[1-9][0-9]*$ ]] || { echo "usage: $0 [-n N] [-r REPS] [-b SIZE] [-d DAEMONS]" >&2; exit 2; }
+	-r) [[ ${2-} =~ ^[1-9][0-9]*$ ]] || { echo "usage: $0 [-n N] [-r REPS] [-b SIZE] [-g MS] [-d DAEMONS]" >&2; exit 2; }
 	    REPS=$2; shift ;;
 	-d) DAEMONS=${2-}; shift ;;
-	*) echo "usage: $0 [-n N] [-r REPS] [-b SIZE] [-d DAEMONS]" >&2; exit 2 ;;
+	*) echo "usage: $0 [-n N] [-r REPS] [-b SIZE] [-g MS] [-d DAEMONS]" >&2; exit 2 ;;
 	esac
 	shift
 done
@@ -237,19 +241,29 @@ commit_phase() {
 	say "rep $rep: fw2: $out"
 	(($(nsx "$NS2" conntrack -C) >= before + N)) ||
 		fail "rep $rep: fw2's kernel holds $(($(nsx "$NS2" conntrack -C) - before)) of $N after its commit"
+	local line
+	line=$(printf '%-10s %3s  %-8s %11s %9s' "$DAEMON" "$rep" commit - "$(fmt_us $((t1 - t0)))")
+	REPORT+=("$line")
+	say "$line"
+}
+
+# link_check REP: over the whole repetition, no peer taken for down and
+# no silence longer than GAP_MS on either side (ctsyncd only).
+link_check() {
+	local rep=$1 downs g1 g2
+	[[ $DAEMON == ctsyncd ]] || return 0
 	# A peer taken for down is logged up to peer_timeout_ms (3 s) after
 	# the silence began: an absence that no condition can be waited for.
 	sleep 3.5
 	downs=$(cat "${CTS_DLOG[fw1]}" "${CTS_DLOG[fw2]}" | grep -c 'down (silent')
-	gap=$(stat_of "$NS2" "$SOCK2" .sync.tx_gap_max_ms)
-	local line
-	line=$(printf '%-10s %3s  %-8s %11s %9s %8s %9s %9s %7s  (peer down %s, fw2 longest send gap %s ms)' \
-		"$DAEMON" "$rep" commit - "$(fmt_us $((t1 - t0)))" - - - - "$downs" "$gap")
-	REPORT+=("$line")
-	say "$line"
+	g1=$(stat_of "$NS1" "$SOCK1" .sync.tx_gap_max_ms)
+	g2=$(stat_of "$NS2" "$SOCK2" .sync.tx_gap_max_ms)
+	REPORT+=("$(printf '%-10s %3s  peer taken for down %s times; longest send gap fw1 %s ms, fw2 %s ms' \
+		"$DAEMON" "$rep" "$downs" "$g1" "$g2")")
+	say "${REPORT[-1]}"
 	((downs == 0)) || fail "rep $rep: a peer was taken for down: $(grep -h 'down (silent' "${CTS_DLOG[fw1]}" "${CTS_DLOG[fw2]}" | head -n 3 | tr '\n' ' ')"
-	[[ $gap =~ ^[0-9]+$ ]] && ((gap <= 500)) ||
-		fail "rep $rep: fw2 was silent on the sync link for ${gap:-?} ms (more than 2 heartbeats of 250 ms)"
+	[[ $g1 =~ ^[0-9]+$ && $g2 =~ ^[0-9]+$ ]] && ((g1 <= GAP_MS && g2 <= GAP_MS)) ||
+		fail "rep $rep: silent on the sync link for ${g1:-?} / ${g2:-?} ms (fw1 / fw2), more than $GAP_MS"
 }
 
 MARK=0
@@ -265,6 +279,7 @@ for d in $DAEMONS; do
 		# (ctgen --update writes the mark it is given plus one)
 		phase "$d" "$rep" updates "--update --mark $((MARK - 1))" held_marked "$MARK"
 		phase "$d" "$rep" deletes "--destroy" held_count 0
+		link_check "$rep"
 		pair_stop
 		ip netns del "$NS1" && ip netns del "$NS2"
 		CTS_NAMESPACES=()
