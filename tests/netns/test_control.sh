@@ -25,7 +25,11 @@
 #   4. ctctl against a path where no daemon listens (none there, a stale
 #      socket file) says "ctsyncd not running" and exits 1;
 #   5. ctsyncd stops cleanly on SIGTERM (status 0, no sanitizer report)
-#      and removes its socket.
+#      and removes its socket;
+#   6. (run between 3 and 4) against a stopped ctsyncd (SIGSTOP), ctctl
+#      -t 2 exits 1 within its deadline both when the request is taken but
+#      never answered and when the listen backlog is full (connect() would
+#      block: ctl_hostile.py fill), and says which.
 #
 # Frames are written in host byte order, as ctsync/ctl.h specifies.
 #
@@ -447,6 +451,56 @@ elif (($(nfds) != FDS0)); then
 else
 	ok "after $RAW_N raw connections ctsyncd holds none of them and $FDS0 file descriptors, as before"
 fi
+
+# ---------------------------------------- 6. a daemon that does not answer
+
+HOSTILE=$(dirname "${BASH_SOURCE[0]}")/ctl_hostile.py
+# ctctl_timed OUT_VAR RC_VAR MS_VAR ARGS...: ctctl ARGS in $NS (killed after
+# 40 s so a hang fails the test instead of stalling it): its output, exit
+# status and run time in ms.
+ctctl_timed() {
+	local -n o_=$1 r_=$2 t_=$3
+	local t0
+	shift 3
+	t0=$(cts_now_us)
+	o_=$(nsx "$NS" timeout 40 "$CTL" -s "$SOCK" "$@" 2>&1)
+	r_=$?
+	t_=$((($(cts_now_us) - t0) / 1000))
+}
+# deadline_case LABEL WANT: ctctl -t 2 ready against the stopped daemon
+# must exit 1 with WANT within 2 s (plus 3 s for a loaded machine).
+deadline_case() {
+	local out rc ms
+	ctctl_timed out rc ms -t 2 ready
+	if ((rc != 1)); then
+		fail "$1: ctctl -t 2 ready: exit $rc after $ms ms, want 1 (output: $(brief "$out"))"
+	elif [[ $out != "$2" ]]; then
+		fail "$1: ctctl -t 2 ready: \"$(brief "$out")\", want \"$2\""
+	elif ((ms < 1900 || ms > 5000)); then
+		fail "$1: ctctl -t 2 ready gave up after $ms ms, want 2000-5000"
+	else
+		ok "$1: ctctl -t 2 ready: exit 1 after $ms ms: $out"
+	fi
+}
+
+# A stopped daemon whose backlog still has room: connect and send succeed,
+# no answer comes.
+kill -STOP "$DPID"
+deadline_case "ctsyncd stopped" "ctctl: ready: no answer from ctsyncd within 2 s"
+# Its backlog full: connect() would block until it accepts (issue 12).
+start_bg "$NS" "$CTS_TMP/fill.log" python3 "$HOSTILE" fill "$SOCK"
+FILL_PID=$BG_PID
+if ! wait_until 10 test -s "$CTS_TMP/fill.log"; then
+	fail "setup: ctl_hostile.py fill: $(brief "$(cat "$CTS_TMP/fill.log")")"
+else
+	say "backlog of $SOCK full with $(cat "$CTS_TMP/fill.log") connections"
+	deadline_case "ctsyncd stopped, listen backlog full" \
+		"ctctl: ctsyncd not answering on $SOCK within 2 s (listen backlog full)"
+fi
+kill -CONT "$DPID"
+kill_wait TERM 5 "$FILL_PID"
+wait_until 10 serving >/dev/null || fail "ctsyncd does not answer after SIGCONT$(serving)"
+wait_until 10 no_clients || fail "ctsyncd still holds $(accepted) control connection(s) 10 s after the backlog's clients went"
 
 # --------------------------------------------------- 4. nothing there
 
