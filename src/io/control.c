@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "control.h"
@@ -28,6 +29,22 @@
  * still unread is not reading them: it is closed rather than let grow the
  * daemon's memory without bound.  One reply may be larger (a dump). */
 #define CONTROL_OUT_MAX	(64u << 20)
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* c did something: it goes to the end of the idle order. */
+static void touch(struct ctl_client *c)
+{
+	c->active_ms = mono_ms();
+	list_del(&c->node);
+	list_add_tail(&c->srv->clients, &c->node);
+}
 
 /* Resolve a group name; 0, or -1 with errno (ENOENT: no such group). */
 static int group_id(const char *name, gid_t *gid)
@@ -193,25 +210,38 @@ fail:
 	return -1;
 }
 
-struct ctl_client *control_accept(int lfd)
+void control_init(struct control *srv, int lfd)
+{
+	*srv = (struct control){ .fd = lfd };
+	list_init(&srv->clients);
+}
+
+struct ctl_client *control_accept(struct control *srv)
 {
 	struct ctl_client *c;
-	int fd;
+	int fd, err;
 
-	fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	do
+		fd = accept4(srv->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	while (fd < 0 && (errno == EINTR || errno == ECONNABORTED));
 	if (fd < 0) {
-		if (errno != EAGAIN && errno != EWOULDBLOCK &&
-		    errno != EINTR && errno != ECONNABORTED)
-			log_warn("control socket: accept");
+		if (errno == EWOULDBLOCK)
+			errno = EAGAIN;
 		return NULL;
 	}
 	c = calloc(1, sizeof(*c));
 	if (!c) {
-		log_warn("control socket: client");
+		err = errno;
 		close(fd);
+		errno = err;
 		return NULL;
 	}
 	c->fd = fd;
+	c->srv = srv;
+	list_init(&c->node);
+	touch(c);
+	srv->nclients++;
+	srv->accepted++;
 	return c;
 }
 
@@ -219,11 +249,29 @@ void control_client_free(struct ctl_client *c)
 {
 	if (!c)
 		return;
+	c->srv->nclients--;
+	list_del(&c->node);
 	if (c->fd >= 0)
 		close(c->fd);
 	ctl_buf_free(&c->in);
 	ctl_buf_free(&c->out);
 	free(c);
+}
+
+struct ctl_client *control_idlest(struct control *srv, uint64_t min_idle_ms,
+				  const struct ctl_client *except)
+{
+	uint64_t now = mono_ms();
+	struct ctl_client *c;
+
+	for (struct list *n = srv->clients.next; n != &srv->clients; n = n->next) {
+		c = container_of(n, struct ctl_client, node);
+		if (c == except)
+			continue;
+		/* In order of activity: the first is the idlest. */
+		return now - c->active_ms >= min_idle_ms ? c : NULL;
+	}
+	return NULL;
 }
 
 /* Give the input buffer room for one maximum frame, once per client. */
@@ -260,6 +308,7 @@ static int parse_requests(struct ctl_client *c, control_handler h, void *arg)
 			rc = -1;
 			break;
 		}
+		touch(c);
 		if (c->out.len - c->out_off > CONTROL_OUT_MAX) {
 			log_warnx("control client: requests sent without "
 				  "reading the replies; closing");
@@ -333,6 +382,7 @@ int control_client_write(struct ctl_client *c)
 			return -1;
 		}
 		c->out_off += (size_t)n;
+		touch(c);
 	}
 	if (c->out_off == c->out.len) {
 		c->out.len = 0;

@@ -29,7 +29,12 @@
 #   6. (run between 3 and 4) against a stopped ctsyncd (SIGSTOP), ctctl
 #      -t 2 exits 1 within its deadline both when the request is taken but
 #      never answered and when the listen backlog is full (connect() would
-#      block: ctl_hostile.py fill), and says which.
+#      block: ctl_hostile.py fill), and says which;
+#   7. (then) out of descriptors (prlimit --nofile on ctsyncd, 12 idle
+#      connections): ctsyncd uses under 20 % of a CPU and logs at most 3
+#      lines in 2 s, ctctl status still gets an answer (idle clients are
+#      closed to make room), and once the idle clients go it answers;
+#      control.accept_errors and control.evicted count it.
 #
 # Frames are written in host byte order, as ctsync/ctl.h specifies.
 #
@@ -47,6 +52,9 @@ USER_=${CTS_USER:-nobody}
 
 cts_init control || exit $?
 need_bins CTSYNCD CTCTL
+for t in python3 prlimit jq; do
+	command -v "$t" >/dev/null 2>&1 || { warn "SKIP: '$t' not found"; exit 77; }
+done
 if ! command -v setpriv >/dev/null 2>&1; then
 	warn "SKIP: 'setpriv' not found (util-linux)"
 	exit 77
@@ -501,6 +509,70 @@ kill -CONT "$DPID"
 kill_wait TERM 5 "$FILL_PID"
 wait_until 10 serving >/dev/null || fail "ctsyncd does not answer after SIGCONT$(serving)"
 wait_until 10 no_clients || fail "ctsyncd still holds $(accepted) control connection(s) 10 s after the backlog's clients went"
+
+# ------------------------------------- 7. out of file descriptors
+
+# stat_ctl KEY: ctctl stats' control.KEY, -1 if it cannot be had.
+stat_ctl() {
+	local v
+	v=$(ctctl_in "$NS" "$SOCK" -j stats 2>/dev/null | jq -e ".control.$1 | numbers" 2>/dev/null) || v=-1
+	echo "$v"
+}
+# cpu_ticks: ctsyncd's utime + stime (clock ticks).
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$DPID/stat"; }
+log_lines() { wc -l <"$CTS_TMP/ctl.log"; }
+
+# Room for about 3 clients (a new descriptor takes the lowest free number,
+# and only that number is checked against the limit), 12 connections that
+# never send a thing: accept() fails with EMFILE while 9 wait in the
+# backlog.  Before issue 12 ctsyncd retried at once: one
+# CPU and about 179,000 log lines a second until the clients went.
+TICK=$(getconf CLK_TCK)
+NOFILE0=$(prlimit --pid "$DPID" --nofile --output SOFT --noheadings | tr -d ' ')
+NFDS=$(nfds)
+ERR0=$(stat_ctl accept_errors)
+prlimit --pid "$DPID" --nofile="$((NFDS + 3)):" || fail "setup: prlimit --nofile=$((NFDS + 3)) on ctsyncd"
+start_bg "$NS" "$CTS_TMP/idle.log" python3 "$HOSTILE" idle "$SOCK" 12
+IDLE_PID=$BG_PID
+if ! wait_until 10 test -s "$CTS_TMP/idle.log"; then
+	fail "setup: ctl_hostile.py idle: $(brief "$(cat "$CTS_TMP/idle.log")")"
+else
+	say "$(cat "$CTS_TMP/idle.log") idle connections, ctsyncd's descriptors limited to $((NFDS + 3))"
+	sleep 0.5
+	c0=$(cpu_ticks) l0=$(log_lines)
+	sleep 2
+	c1=$(cpu_ticks) l1=$(log_lines)
+	# An idle ctsyncd uses a few ticks in 2 s; one spinning, all 2 s.
+	if ((c1 - c0 > TICK * 2 / 5)); then
+		fail "out of descriptors: ctsyncd used $(((c1 - c0) * 1000 / TICK)) ms of CPU in 2 s, want < 400"
+	elif ((l1 - l0 > 3)); then
+		fail "out of descriptors: ctsyncd logged $((l1 - l0)) lines in 2 s, want <= 3: $(brief "$(tail -n 3 "$CTS_TMP/ctl.log")")"
+	else
+		ok "out of descriptors: ctsyncd used $(((c1 - c0) * 1000 / TICK)) ms of CPU and logged $((l1 - l0)) line(s) in 2 s"
+	fi
+	# The operator still gets in: idle clients are closed to make room.
+	ctctl_timed out rc ms -t 20 status
+	if ((rc != 0)); then
+		fail "out of descriptors, 12 idle clients: ctctl status: exit $rc after $ms ms: $(brief "$out")"
+	else
+		ok "out of descriptors, 12 idle clients: ctctl status answered after $ms ms"
+	fi
+fi
+kill_wait TERM 5 "$IDLE_PID"
+wait_until 10 no_clients || fail "ctsyncd still holds $(accepted) control connection(s) 10 s after the idle clients went"
+if ! wait_until 10 serving >/dev/null; then
+	fail "out of descriptors: ctsyncd does not answer after the idle clients went$(serving)"
+else
+	errs=$(stat_ctl accept_errors) ev=$(stat_ctl evicted)
+	if ((errs <= ERR0 || ev < 1)); then
+		fail "out of descriptors: control.accept_errors $ERR0 -> $errs, control.evicted $ev; want both counted"
+	else
+		ok "after the idle clients went ctsyncd answers; control.accept_errors $errs, control.evicted $ev"
+	fi
+	grep -m1 'control socket: accept: Too many open files' "$CTS_TMP/ctl.log" >/dev/null ||
+		fail "out of descriptors: no \"control socket: accept: Too many open files\" in the log"
+fi
+prlimit --pid "$DPID" --nofile="$NOFILE0:" || fail "restoring ctsyncd's descriptor limit $NOFILE0"
 
 # --------------------------------------------------- 4. nothing there
 
