@@ -868,6 +868,8 @@ static void do_stats(struct daemon *d, struct ctl_client *c)
 	kv(c, "control", "accepted", d->ctl.accepted);
 	kv(c, "control", "accept_errors", d->ctl.accept_errors);
 	kv(c, "control", "evicted", d->ctl.evicted);
+	kv(c, "control", "refused", d->ctl.refused);
+	kv(c, "control", "unsent_bytes", d->ctl.out_total);
 	for (int i = 0; i < FTFW_MAX_PEERS; i++) {
 		const struct ftfw_peer *p = &f->peers[i];
 		const struct ftfw_peer_stats *s = &p->st;
@@ -1195,25 +1197,47 @@ static void client_close(struct client *cl)
 	free(cl);
 }
 
+/* control_close_cb: close another client to make room (control.c). */
+static void client_evict(void *arg, struct ctl_client *victim)
+{
+	client_close(victim->user);
+}
+
+/*
+ * Read requests while the client's unsent replies are under
+ * CONTROL_OUT_HIGH; past it watch only for writability, so a client that
+ * pipelines requests and never reads its replies costs a bounded amount
+ * of memory.  Requests left buffered when it was stopped are handled as
+ * soon as its replies drain.
+ */
 static void client_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct client *cl = (struct client *)w;
-	int r;
+	struct ctl_client *c = cl->c;
+	int r, ev;
 
-	if ((revents & EV_READ) && control_client_read(cl->c, handle, cl->d) < 0) {
-		/* Flush a final error reply, if any, then close. */
-		control_client_write(cl->c);
+	if ((revents & EV_WRITE) && control_client_write(c) < 0) {
 		client_close(cl);
 		return;
 	}
-	r = control_client_write(cl->c);
+	if (((revents & EV_READ) || (c->in.len && control_client_wants_read(c))) &&
+	    control_client_read(c, handle, client_evict, cl->d) < 0) {
+		/* Flush a final error reply, if any, then close. */
+		control_client_write(c);
+		client_close(cl);
+		return;
+	}
+	r = control_client_write(c);
 	if (r < 0) {
 		client_close(cl);
 		return;
 	}
-	ev_io_stop(loop, &cl->io);
-	ev_io_set(&cl->io, cl->c->fd, r > 0 ? EV_READ | EV_WRITE : EV_READ);
-	ev_io_start(loop, &cl->io);
+	ev = (control_client_wants_read(c) ? EV_READ : 0) | (r > 0 ? EV_WRITE : 0);
+	if (ev != (cl->io.events & (EV_READ | EV_WRITE))) {
+		ev_io_stop(loop, &cl->io);
+		ev_io_set(&cl->io, c->fd, ev);
+		ev_io_start(loop, &cl->io);
+	}
 }
 
 /* Pause between accept() failures that retrying at once cannot cure. */

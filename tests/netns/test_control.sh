@@ -34,7 +34,12 @@
 #      connections): ctsyncd uses under 20 % of a CPU and logs at most 3
 #      lines in 2 s, ctctl status still gets an answer (idle clients are
 #      closed to make room), and once the idle clients go it answers;
-#      control.accept_errors and control.evicted count it.
+#      control.accept_errors and control.evicted count it;
+#   8. (then) three clients pipelining dump requests of 20,000 flows and
+#      one pipelining stats, none reading its replies: ctsyncd's VmRSS
+#      grows less than 48 MiB, ctctl dump internal gets all flows and
+#      ctctl status an answer meanwhile, and when they go no reply byte
+#      is left counted.
 #
 # Frames are written in host byte order, as ctsync/ctl.h specifies.
 #
@@ -51,7 +56,7 @@ OTHER_GROUP=${CTS_OTHER_GROUP:-users}
 USER_=${CTS_USER:-nobody}
 
 cts_init control || exit $?
-need_bins CTSYNCD CTCTL
+need_bins CTSYNCD CTCTL CTGEN
 for t in python3 prlimit jq; do
 	command -v "$t" >/dev/null 2>&1 || { warn "SKIP: '$t' not found"; exit 77; }
 done
@@ -573,6 +578,54 @@ else
 		fail "out of descriptors: no \"control socket: accept: Too many open files\" in the log"
 fi
 prlimit --pid "$DPID" --nofile="$NOFILE0:" || fail "restoring ctsyncd's descriptor limit $NOFILE0"
+
+# ------------------------------------------ 8. clients that never read
+
+# 20,000 flows make a dump of about 2 MB.  Three clients pipeline 25 dump
+# requests each and one 10,000 stats requests (each under the 64 MiB at
+# which ctsyncd closed a client before issue 12, which then held them all:
+# about 200 MB), and none reads a reply.  ctsyncd stops reading each once
+# 1 MiB of its replies is unsent, so its memory grows by a few MB, and a
+# client that reads still gets a whole dump and status.
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$DPID/status"; }
+NFLOWS=20000
+out=$(nsx "$NS" "$CTGEN" -n "$NFLOWS" -p udp --base 198.18.0.1 2>&1) || fail "setup: ctgen -n $NFLOWS: $(brief "$out")"
+have_flows() { (($(cache_count "$NS" "$SOCK" internal) >= NFLOWS)); }
+wait_until 20 have_flows || fail "setup: ctsyncd's internal cache holds $(cache_count "$NS" "$SOCK" internal) flows, want $NFLOWS"
+RSS0=$(rss_kb)
+FLOOD_PIDS=()
+for i in 1 2 3; do
+	start_bg "$NS" "$CTS_TMP/flood$i.log" python3 "$HOSTILE" flood "$SOCK" 25 3 1
+	FLOOD_PIDS+=("$BG_PID")
+done
+start_bg "$NS" "$CTS_TMP/flood4.log" python3 "$HOSTILE" flood "$SOCK" 10000 2
+FLOOD_PIDS+=("$BG_PID")
+flooded() { local i; for i in 1 2 3 4; do [[ -s $CTS_TMP/flood$i.log ]] || return 1; done; }
+if ! wait_until 20 flooded; then
+	fail "setup: ctl_hostile.py flood: $(brief "$(cat "$CTS_TMP"/flood?.log)")"
+else
+	say "flood clients: requests taken by their sockets: $(cat "$CTS_TMP"/flood?.log | tr '\n' ' ')"
+	sleep 3		# for ctsyncd to handle what it will of them
+	RSS1=$(rss_kb)
+	if ((RSS1 - RSS0 > 48 * 1024)); then
+		fail "clients not reading: ctsyncd's VmRSS grew $(((RSS1 - RSS0) / 1024)) MiB (from $((RSS0 / 1024)) MiB), want < 48"
+	else
+		ok "clients not reading: ctsyncd's VmRSS grew $(((RSS1 - RSS0) / 1024)) MiB (from $((RSS0 / 1024)) MiB); $(stat_ctl unsent_bytes) bytes unsent"
+	fi
+	ctctl_timed out rc ms -t 20 dump internal
+	n=$(grep -c . <<<"$out")
+	if ((rc != 0)) || [[ $(tail -n 1 <<<"$out") != "$NFLOWS flows" ]]; then
+		fail "clients not reading: ctctl dump internal: exit $rc, last line \"$(tail -n 1 <<<"$out")\", want \"$NFLOWS flows\""
+	else
+		ok "clients not reading: ctctl dump internal: $NFLOWS flows ($n lines) in $ms ms"
+	fi
+	serving >/dev/null || fail "clients not reading: ctctl status$(serving)"
+fi
+kill_wait TERM 5 "${FLOOD_PIDS[@]}"
+wait_until 10 no_clients || fail "ctsyncd still holds $(accepted) control connection(s) 10 s after the flood clients went"
+wait_until 10 serving >/dev/null || fail "ctsyncd does not answer after the flood clients went$(serving)"
+unsent=$(stat_ctl unsent_bytes)
+((unsent == 0)) || fail "control.unsent_bytes is $unsent with no client left, want 0"
 
 # --------------------------------------------------- 4. nothing there
 
