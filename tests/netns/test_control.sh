@@ -471,6 +471,7 @@ HOSTILE=$(dirname "${BASH_SOURCE[0]}")/ctl_hostile.py
 # ctctl_timed OUT_VAR RC_VAR MS_VAR ARGS...: ctctl ARGS in $NS (killed after
 # 40 s so a hang fails the test instead of stalling it): its output, exit
 # status and run time in ms.
+# shellcheck disable=SC2034  # o_ r_ t_ are namerefs: the caller's variables
 ctctl_timed() {
 	local -n o_=$1 r_=$2 t_=$3
 	local t0
