@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ctsync_config.h"
@@ -24,7 +25,8 @@
 #include "print.h"
 
 #define PROG		"ctctl"
-#define REPLY_TIMEOUT_S	30	/* a commit of a large table takes seconds */
+#define TIMEOUT_S	30	/* default -t: a commit of a large table takes seconds */
+#define TIMEOUT_MAX_S	86400
 #define RBUF_LEN	(4 * CTL_MAX_FRAME)
 
 enum reply_kind {
@@ -35,6 +37,9 @@ enum reply_kind {
 struct ctx {
 	const char *sock;
 	const char *cmd;	/* the full command name, for messages */
+	unsigned timeout_s;	/* -t */
+	int64_t deadline;	/* ms (CLOCK_MONOTONIC): connect, send and
+				 * the first reply byte must be done by then */
 	bool json, pretty;
 	struct printer pr;
 	struct kv_list kvs;
@@ -148,7 +153,7 @@ static void usage(FILE *f)
 			w = l;
 	}
 	fprintf(f,
-		"Usage: " PROG " [-s SOCKET] [-j|--json] [-p|--pretty] COMMAND [ARGS]\n"
+		"Usage: " PROG " [-s SOCKET] [-t SECONDS] [-j|--json] [-p|--pretty] COMMAND [ARGS]\n"
 		"       " PROG " -h|--help | -V|--version\n"
 		"\n"
 		"Commands (any unambiguous prefix will do):\n");
@@ -163,10 +168,14 @@ static void usage(FILE *f)
 		"Options:\n"
 		"  -s, --socket SOCKET  control socket (default: $CTSYNC_SOCKET, else\n"
 		"                       " CTL_DEFAULT_SOCKET ")\n"
+		"  -t, --timeout SECONDS\n"
+		"                       give up (exit 1) if ctsyncd has not taken the\n"
+		"                       request and begun to answer within SECONDS, or\n"
+		"                       falls silent that long (default %d)\n"
 		"  -j, --json           print JSON\n"
 		"  -p, --pretty         print indented JSON (implies --json)\n"
 		"  -h, --help           show this help\n"
-		"  -V, --version        show the version\n");
+		"  -V, --version        show the version\n", TIMEOUT_S);
 }
 
 static int cmd_help(struct ctx *x, const struct cmd *c, int argc, char **argv)
@@ -175,29 +184,64 @@ static int cmd_help(struct ctx *x, const struct cmd *c, int argc, char **argv)
 	return 0;
 }
 
-/* Connect to the daemon, or say in one line why not and return -1. */
-static int ctl_connect(const char *path)
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Milliseconds left until x->deadline, for poll(): 0 once it passed. */
+static int left_ms(const struct ctx *x)
+{
+	int64_t left = x->deadline - mono_ms();
+
+	return left <= 0 ? 0 : left > INT32_MAX ? INT32_MAX : (int)left;
+}
+
+/*
+ * Connect to the daemon by x->deadline, or say in one line why not and
+ * return -1.  The socket is non-blocking: a UNIX stream connect() whose
+ * listener's backlog is full blocks until the daemon accepts, which a
+ * stopped or wedged daemon never does; non-blocking it fails with EAGAIN
+ * instead, and is tried again every few ms until the deadline.
+ */
+static int ctl_connect(struct ctx *x, const char *path)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	struct group *gr;
 	struct stat st;
-	int fd, err;
+	int fd, err, nap = 0;
 
 	if (strlen(path) >= sizeof(sun.sun_path)) {
 		fprintf(stderr, PROG ": socket path too long: %s\n", path);
 		return -1;
 	}
 	strcpy(sun.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		fprintf(stderr, PROG ": socket: %s\n", strerror(errno));
 		return -1;
 	}
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
-		return fd;
-	err = errno;
+	for (;;) {
+		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
+			return fd;
+		err = errno;
+		if (err == EINTR)
+			continue;
+		if (err != EAGAIN || left_ms(x) == 0)
+			break;
+		if (nap < 100)
+			nap += 5;
+		poll(NULL, 0, nap < left_ms(x) ? nap : left_ms(x));
+	}
 	close(fd);
 	switch (err) {
+	case EAGAIN:
+		fprintf(stderr, PROG ": ctsyncd not answering on %s within "
+			"%u s (listen backlog full)\n", path, x->timeout_s);
+		break;
 	case ENOENT:
 	case ECONNREFUSED:	/* a socket file left by a daemon that died */
 		fprintf(stderr, PROG ": ctsyncd not running (connect %s: %s)\n",
@@ -221,8 +265,10 @@ static int ctl_connect(const char *path)
 	return -1;
 }
 
-static int send_all(int fd, const uint8_t *p, size_t len)
+/* Send the request by x->deadline.  0, or -1 with errno (ETIMEDOUT). */
+static int send_all(struct ctx *x, int fd, const uint8_t *p, size_t len)
 {
+	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
 	ssize_t n;
 
 	while (len) {
@@ -230,7 +276,13 @@ static int send_all(int fd, const uint8_t *p, size_t len)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			return -1;
+			if (errno != EAGAIN)
+				return -1;
+			if (poll(&pfd, 1, left_ms(x)) == 0) {
+				errno = ETIMEDOUT;
+				return -1;
+			}
+			continue;
 		}
 		p += n;
 		len -= (size_t)n;
@@ -299,6 +351,7 @@ static int read_reply(struct ctx *x, const struct cmd *c, int fd)
 	ssize_t n;
 	long fl;
 	int rc = -1, r;
+	bool started = false;
 
 	buf = malloc(RBUF_LEN);
 	if (!buf) {
@@ -306,9 +359,10 @@ static int read_reply(struct ctx *x, const struct cmd *c, int fd)
 		return -1;
 	}
 	for (;;) {
-		/* The limit is on silence, not on the whole reply: a long
-		 * dump keeps arriving, a hung daemon does not. */
-		r = poll(&pfd, 1, REPLY_TIMEOUT_S * 1000);
+		/* The first byte is due by the deadline that connect and send
+		 * shared.  After it the limit is on silence, not on the whole
+		 * reply: a long dump keeps arriving, a hung daemon does not. */
+		r = poll(&pfd, 1, started ? (int)x->timeout_s * 1000 : left_ms(x));
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
@@ -317,7 +371,7 @@ static int read_reply(struct ctx *x, const struct cmd *c, int fd)
 		}
 		if (r == 0) {
 			fprintf(stderr, PROG ": %s: no answer from ctsyncd "
-				"within %d s\n", x->cmd, REPLY_TIMEOUT_S);
+				"within %u s\n", x->cmd, x->timeout_s);
 			goto out;
 		}
 		n = read(fd, buf + len, RBUF_LEN - len);
@@ -333,6 +387,7 @@ static int read_reply(struct ctx *x, const struct cmd *c, int fd)
 			     "finishing its answer");
 			goto out;
 		}
+		started = true;
 		len += (size_t)n;
 		off = 0;
 		r = 0;
@@ -389,16 +444,20 @@ static int cmd_request(struct ctx *x, const struct cmd *c, int argc, char **argv
 		return 1;
 	}
 
-	fd = ctl_connect(x->sock);
+	fd = ctl_connect(x, x->sock);
 	if (fd < 0)
 		return 1;
 	if (ctl_put_frame(&req, c->req, body, blen) < 0) {
 		fail(x, strerror(errno));
 		goto out;
 	}
-	if (send_all(fd, req.data, req.len) < 0) {
-		fprintf(stderr, PROG ": %s: send to ctsyncd: %s\n", c->name,
-			strerror(errno));
+	if (send_all(x, fd, req.data, req.len) < 0) {
+		if (errno == ETIMEDOUT)
+			fprintf(stderr, PROG ": %s: ctsyncd not taking the "
+				"request within %u s\n", c->name, x->timeout_s);
+		else
+			fprintf(stderr, PROG ": %s: send to ctsyncd: %s\n",
+				c->name, strerror(errno));
 		goto out;
 	}
 	if (read_reply(x, c, fd) < 0) {
@@ -433,6 +492,7 @@ int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "socket",  required_argument, NULL, 's' },
+		{ "timeout", required_argument, NULL, 't' },
 		{ "json",    no_argument,       NULL, 'j' },
 		{ "pretty",  no_argument,       NULL, 'p' },
 		{ "help",    no_argument,       NULL, 'h' },
@@ -441,15 +501,30 @@ int main(int argc, char **argv)
 	};
 	struct ctx x = { 0 };
 	const char *env;
+	char *end;
+	unsigned long ul;
 	int opt, i, rc;
 
 	env = getenv("CTSYNC_SOCKET");
 	x.sock = env && *env ? env : CTL_DEFAULT_SOCKET;
+	x.timeout_s = TIMEOUT_S;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+:s:jphV", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+:s:t:jphV", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
 			x.sock = optarg;
+			break;
+		case 't':
+			errno = 0;
+			ul = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || *optarg == '-' ||
+			    ul < 1 || ul > TIMEOUT_MAX_S) {
+				fprintf(stderr, PROG ": timeout \"%s\": not a "
+					"number of seconds from 1 to %d\n",
+					optarg, TIMEOUT_MAX_S);
+				return 1;
+			}
+			x.timeout_s = (unsigned)ul;
 			break;
 		case 'j':
 			x.json = true;
@@ -489,6 +564,7 @@ int main(int argc, char **argv)
 	if (i < 0)
 		return 1;
 	x.cmd = cmds[i].name;
+	x.deadline = mono_ms() + (int64_t)x.timeout_s * 1000;
 	print_init(&x.pr, stdout, x.json, x.pretty);
 	rc = cmds[i].run(&x, &cmds[i], argc - 1, argv + 1);
 	kv_list_free(&x.kvs);

@@ -110,6 +110,10 @@ struct daemon {
 	struct ftfw *ftfw;
 	struct filter *filter;
 	int ctl_fd;
+	struct control ctl;		/* the control socket's clients */
+	ev_timer ctl_retry;		/* accept() again after a failure */
+	uint64_t ctl_log_at;		/* accept failures: last logged (ms) */
+	uint64_t ctl_unlogged;		/* and how many since */
 	int garp_fd;
 	int announce_left;		/* rounds of announcements still to send */
 	uint64_t announce_at;		/* when the next round is due */
@@ -943,6 +947,12 @@ static void do_stats(struct daemon *d, struct ctl_client *c)
 	kv(c, "standby", "queued", d->m.n - d->m.i);
 	kv(c, "standby", "deferred", d->m.deferred);
 	kv(c, "standby", "own_events", d->m.events);
+	kv(c, "control", "clients", d->ctl.nclients);
+	kv(c, "control", "accepted", d->ctl.accepted);
+	kv(c, "control", "accept_errors", d->ctl.accept_errors);
+	kv(c, "control", "evicted", d->ctl.evicted);
+	kv(c, "control", "refused", d->ctl.refused);
+	kv(c, "control", "unsent_bytes", d->ctl.out_total);
 	for (int i = 0; i < FTFW_MAX_PEERS; i++) {
 		const struct ftfw_peer *p = &f->peers[i];
 		const struct ftfw_peer_stats *s = &p->st;
@@ -1273,25 +1283,90 @@ static void client_close(struct client *cl)
 	free(cl);
 }
 
+/* control_close_cb: close another client to make room (control.c). */
+static void client_evict(void *arg, struct ctl_client *victim)
+{
+	client_close(victim->user);
+}
+
+/*
+ * Read requests while the client's unsent replies are under
+ * CONTROL_OUT_HIGH; past it watch only for writability, so a client that
+ * pipelines requests and never reads its replies costs a bounded amount
+ * of memory.  Requests left buffered when it was stopped are handled as
+ * soon as its replies drain.
+ */
 static void client_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct client *cl = (struct client *)w;
-	int r;
+	struct ctl_client *c = cl->c;
+	int r, ev;
 
-	if ((revents & EV_READ) && control_client_read(cl->c, handle, cl->d) < 0) {
-		/* Flush a final error reply, if any, then close. */
-		control_client_write(cl->c);
+	if ((revents & EV_WRITE) && control_client_write(c) < 0) {
 		client_close(cl);
 		return;
 	}
-	r = control_client_write(cl->c);
+	if (((revents & EV_READ) || (c->in.len && control_client_wants_read(c))) &&
+	    control_client_read(c, handle, client_evict, cl->d) < 0) {
+		/* Flush a final error reply, if any, then close. */
+		control_client_write(c);
+		client_close(cl);
+		return;
+	}
+	r = control_client_write(c);
 	if (r < 0) {
 		client_close(cl);
 		return;
 	}
-	ev_io_stop(loop, &cl->io);
-	ev_io_set(&cl->io, cl->c->fd, r > 0 ? EV_READ | EV_WRITE : EV_READ);
-	ev_io_start(loop, &cl->io);
+	ev = (control_client_wants_read(c) ? EV_READ : 0) | (r > 0 ? EV_WRITE : 0);
+	if (ev != (cl->io.events & (EV_READ | EV_WRITE))) {
+		ev_io_stop(loop, &cl->io);
+		ev_io_set(&cl->io, c->fd, ev);
+		ev_io_start(loop, &cl->io);
+	}
+}
+
+/* Pause between accept() failures that retrying at once cannot cure. */
+#define CTL_RETRY_S		0.25
+#define CTL_LOG_EVERY_MS	10000
+
+/*
+ * accept() failed with err (EMFILE, ENFILE, ENOBUFS, ENOMEM): the
+ * connection stays in the backlog and the listening socket readable, so
+ * watching it would spin.  Stop watching it for CTL_RETRY_S.  Out of
+ * descriptors, also close the client idle longest (at least
+ * CONTROL_IDLE_MS: ctctl sends its request as soon as it connects), so a
+ * connection that went idle cannot lock the operator out.  Logged at
+ * most once per CTL_LOG_EVERY_MS, with the count of failures not logged.
+ */
+static void ctl_backoff(struct daemon *d, int err)
+{
+	struct ctl_client *v = NULL;
+	uint64_t now = now_ms();
+
+	d->ctl.accept_errors++;
+	ev_io_stop(d->loop, &d->ctl_w);
+	ev_timer_stop(d->loop, &d->ctl_retry);
+	ev_timer_set(&d->ctl_retry, CTL_RETRY_S, 0.0);
+	ev_timer_start(d->loop, &d->ctl_retry);
+	if (err == EMFILE || err == ENFILE)
+		v = control_idlest(&d->ctl, CONTROL_IDLE_MS, NULL);
+	if (v) {
+		d->ctl.evicted++;
+		client_close(v->user);
+	}
+	if (d->ctl_log_at && now - d->ctl_log_at < CTL_LOG_EVERY_MS) {
+		d->ctl_unlogged++;
+		return;
+	}
+	log_warnx("control socket: accept: %s (%zu clients connected, %"
+		  PRIu64 " more failures since the last message); retrying "
+		  "every %d ms%s", strerror(err), d->ctl.nclients,
+		  d->ctl_unlogged, (int)(CTL_RETRY_S * 1000),
+		  err == EMFILE || err == ENFILE ?
+		  ", closing the client idle longest each time" : "");
+	d->ctl_log_at = now;
+	d->ctl_unlogged = 0;
 }
 
 static void ctl_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -1299,11 +1374,12 @@ static void ctl_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	struct daemon *d = w->data;
 	struct ctl_client *c;
 
-	while ((c = control_accept(d->ctl_fd))) {
+	while ((c = control_accept(&d->ctl))) {
 		struct client *cl = calloc(1, sizeof(*cl));
 
 		if (!cl) {
 			control_client_free(c);
+			ctl_backoff(d, ENOMEM);
 			return;
 		}
 		cl->c = c;
@@ -1312,6 +1388,16 @@ static void ctl_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		ev_io_init(&cl->io, client_cb, c->fd, EV_READ);
 		ev_io_start(loop, &cl->io);
 	}
+	if (errno != EAGAIN)
+		ctl_backoff(d, errno);
+}
+
+static void ctl_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct daemon *d = w->data;
+
+	ev_io_start(loop, &d->ctl_w);
+	ctl_accept_cb(loop, &d->ctl_w, EV_READ);
 }
 
 /* ---- signals, start-up -------------------------------------------------- */
@@ -1574,6 +1660,9 @@ int daemon_run(const struct config *c, const struct auth_keyring *keys)
 	ev_io_init(&d->sync_r, sync_read_cb, channel_fd(d->ch), EV_READ);
 	ev_io_init(&d->sync_w, sync_write_cb, channel_fd(d->ch), EV_WRITE);
 	ev_io_init(&d->ctl_w, ctl_accept_cb, d->ctl_fd, EV_READ);
+	control_init(&d->ctl, d->ctl_fd);
+	ev_timer_init(&d->ctl_retry, ctl_retry_cb, 0.0, 0.0);
+	d->ctl_retry.data = d;
 	ev_timer_init(&d->timer, timer_cb, 0.0, 0.0);
 	ev_io_init(&d->kernel_tick, kernel_tick_cb, d->tick_fd, EV_READ);
 	ev_signal_init(&d->sig_int, sig_cb, SIGINT);

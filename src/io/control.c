@@ -8,26 +8,57 @@
  *
  * A client's input is capped at one maximum frame: a frame's length field
  * is checked as soon as it arrives, so the buffer always holds at most one
- * partial frame, and requests are handled as soon as they are whole.
+ * partial frame, and requests are handled as soon as they are whole,
+ * except while the client's replies pile up unread (CONTROL_OUT_HIGH in
+ * control.h): then it is not read at all, and what it sends waits in the
+ * kernel's socket buffers, its own send buffer last.
  */
 #include <errno.h>
 #include <grp.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "control.h"
 #include "log.h"
 
 #define CONTROL_BACKLOG	16
-/* A client that keeps sending requests while this much of its replies is
- * still unread is not reading them: it is closed rather than let grow the
- * daemon's memory without bound.  One reply may be larger (a dump). */
-#define CONTROL_OUT_MAX	(64u << 20)
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static size_t unsent(const struct ctl_client *c)
+{
+	return c->out.len - c->out_off;
+}
+
+/* Bring srv->out_total up to date with c's unsent bytes. */
+static void account(struct ctl_client *c)
+{
+	size_t now = unsent(c);
+
+	c->srv->out_total = c->srv->out_total - c->counted + now;
+	c->counted = now;
+}
+
+/* c did something: it goes to the end of the idle order. */
+static void touch(struct ctl_client *c)
+{
+	c->active_ms = mono_ms();
+	list_del(&c->node);
+	list_add_tail(&c->srv->clients, &c->node);
+}
 
 /* Resolve a group name; 0, or -1 with errno (ENOENT: no such group). */
 static int group_id(const char *name, gid_t *gid)
@@ -193,25 +224,38 @@ fail:
 	return -1;
 }
 
-struct ctl_client *control_accept(int lfd)
+void control_init(struct control *srv, int lfd)
+{
+	*srv = (struct control){ .fd = lfd };
+	list_init(&srv->clients);
+}
+
+struct ctl_client *control_accept(struct control *srv)
 {
 	struct ctl_client *c;
-	int fd;
+	int fd, err;
 
-	fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	do
+		fd = accept4(srv->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	while (fd < 0 && (errno == EINTR || errno == ECONNABORTED));
 	if (fd < 0) {
-		if (errno != EAGAIN && errno != EWOULDBLOCK &&
-		    errno != EINTR && errno != ECONNABORTED)
-			log_warn("control socket: accept");
+		if (errno == EWOULDBLOCK)
+			errno = EAGAIN;
 		return NULL;
 	}
 	c = calloc(1, sizeof(*c));
 	if (!c) {
-		log_warn("control socket: client");
+		err = errno;
 		close(fd);
+		errno = err;
 		return NULL;
 	}
 	c->fd = fd;
+	c->srv = srv;
+	list_init(&c->node);
+	touch(c);
+	srv->nclients++;
+	srv->accepted++;
 	return c;
 }
 
@@ -219,11 +263,35 @@ void control_client_free(struct ctl_client *c)
 {
 	if (!c)
 		return;
+	c->srv->out_total -= c->counted;
+	c->srv->nclients--;
+	list_del(&c->node);
 	if (c->fd >= 0)
 		close(c->fd);
 	ctl_buf_free(&c->in);
 	ctl_buf_free(&c->out);
 	free(c);
+}
+
+struct ctl_client *control_idlest(struct control *srv, uint64_t min_idle_ms,
+				  const struct ctl_client *except)
+{
+	uint64_t now = mono_ms();
+	struct ctl_client *c;
+
+	for (struct list *n = srv->clients.next; n != &srv->clients; n = n->next) {
+		c = container_of(n, struct ctl_client, node);
+		if (c == except)
+			continue;
+		/* In order of activity: the first is the idlest. */
+		return now - c->active_ms >= min_idle_ms ? c : NULL;
+	}
+	return NULL;
+}
+
+bool control_client_wants_read(const struct ctl_client *c)
+{
+	return unsent(c) < CONTROL_OUT_HIGH;
 }
 
 /* Give the input buffer room for one maximum frame, once per client. */
@@ -241,46 +309,80 @@ static int in_reserve(struct ctl_buf *b)
 	return 0;
 }
 
+/*
+ * Make room for a reply when all clients' unsent replies reach limit:
+ * close clients other than c that made no progress for CONTROL_IDLE_MS,
+ * idlest first.  false if that was not enough.
+ */
+static bool total_room(struct ctl_client *c, size_t limit,
+		       control_close_cb close_cb, void *arg)
+{
+	struct control *srv = c->srv;
+	struct ctl_client *v;
+
+	while (srv->out_total >= limit) {
+		v = control_idlest(srv, CONTROL_IDLE_MS, c);
+		if (!v)
+			return false;
+		log_warnx("control: %zu bytes of replies unread by %zu clients; "
+			  "closing one idle for %" PRIu64 " ms holding %zu",
+			  srv->out_total, srv->nclients,
+			  mono_ms() - v->active_ms, unsent(v));
+		srv->evicted++;
+		close_cb(arg, v);
+	}
+	return true;
+}
+
 /* Hand every whole frame in c->in to h, except requests whose body is not
  * the length their type takes: those get DONE -EINVAL here, so no handler
  * reads a body that is not there or acts on one with trailing bytes.
- * -1 if the stream is malformed (an error reply is queued) or the client
- * is not reading its replies. */
-static int parse_requests(struct ctl_client *c, control_handler h, void *arg)
+ * Stops, leaving the rest in c->in, while c's unsent replies are at
+ * CONTROL_OUT_HIGH.  -1 if the stream is malformed (an error reply is
+ * queued). */
+static int parse_requests(struct ctl_client *c, control_handler h,
+			  control_close_cb close_cb, void *arg)
 {
 	struct ctl_frame f;
-	char msg[80];
+	char msg[96];
 	size_t off = 0;
 	long n;
 	int rc = 0, want;
 
-	while ((n = ctl_frame_get(c->in.data + off, c->in.len - off, &f)) != 0) {
+	while (control_client_wants_read(c) &&
+	       (n = ctl_frame_get(c->in.data + off, c->in.len - off, &f)) != 0) {
 		if (n < 0) {
 			ctl_put_done(&c->out, -EPROTO, "malformed request");
 			rc = -1;
 			break;
 		}
-		if (c->out.len - c->out_off > CONTROL_OUT_MAX) {
-			log_warnx("control client: requests sent without "
-				  "reading the replies; closing");
-			rc = -1;
-			break;
-		}
+		touch(c);
 		want = ctl_req_body_len(f.type);
 		if (want >= 0 && f.len != (size_t)want) {
 			snprintf(msg, sizeof(msg), "request type %u: body of "
 				 "%zu bytes, expected %d", f.type, f.len, want);
 			ctl_put_done(&c->out, -EINVAL, msg);
+		} else if (!total_room(c, f.type == CTL_REQ_DUMP ?
+				       CONTROL_OUT_TOTAL : CONTROL_OUT_HARD,
+				       close_cb, arg)) {
+			c->srv->refused++;
+			snprintf(msg, sizeof(msg), "ctsyncd busy: %zu MiB of "
+				 "replies unread by other clients",
+				 c->srv->out_total >> 20);
+			ctl_put_done(&c->out, -ENOBUFS, msg);
 		} else {
 			h(arg, c, &f);
 		}
+		account(c);
 		off += (size_t)n;
 	}
 	ctl_buf_consume(&c->in, off);
+	account(c);
 	return rc;
 }
 
-int control_client_read(struct ctl_client *c, control_handler h, void *arg)
+int control_client_read(struct ctl_client *c, control_handler h,
+			control_close_cb close_cb, void *arg)
 {
 	ssize_t n;
 
@@ -288,6 +390,11 @@ int control_client_read(struct ctl_client *c, control_handler h, void *arg)
 		log_warn("control client: input buffer");
 		return -1;
 	}
+	/* Requests left over while the client was over CONTROL_OUT_HIGH. */
+	if (c->in.len && parse_requests(c, h, close_cb, arg) < 0)
+		goto bad;
+	if (!control_client_wants_read(c))
+		return 0;
 	/* After parsing, what is left is less than one frame, and a frame
 	 * is at most CTL_MAX_FRAME: there is always room to read into. */
 	do
@@ -307,13 +414,15 @@ int control_client_read(struct ctl_client *c, control_handler h, void *arg)
 		return -1;
 	}
 	c->in.len += (size_t)n;
-	if (parse_requests(c, h, arg) < 0) {
-		/* Best effort: the error reply goes out before the daemon
-		 * closes the connection. */
-		control_client_write(c);
-		return -1;
-	}
+	if (parse_requests(c, h, close_cb, arg) < 0)
+		goto bad;
 	return 0;
+
+bad:
+	/* Best effort: the error reply goes out before the daemon closes
+	 * the connection. */
+	control_client_write(c);
+	return -1;
 }
 
 int control_client_write(struct ctl_client *c)
@@ -333,12 +442,15 @@ int control_client_write(struct ctl_client *c)
 			return -1;
 		}
 		c->out_off += (size_t)n;
+		touch(c);
 	}
 	if (c->out_off == c->out.len) {
 		c->out.len = 0;
 		c->out_off = 0;
+		account(c);
 		return 0;
 	}
+	account(c);
 	/* Compact only once the written part outweighs the rest, so a reply
 	 * of n bytes costs O(n) copying in total however it is written. */
 	if (c->out_off >= c->out.len - c->out_off) {

@@ -25,7 +25,21 @@
 #   4. ctctl against a path where no daemon listens (none there, a stale
 #      socket file) says "ctsyncd not running" and exits 1;
 #   5. ctsyncd stops cleanly on SIGTERM (status 0, no sanitizer report)
-#      and removes its socket.
+#      and removes its socket;
+#   6. (run between 3 and 4) against a stopped ctsyncd (SIGSTOP), ctctl
+#      -t 2 exits 1 within its deadline both when the request is taken but
+#      never answered and when the listen backlog is full (connect() would
+#      block: ctl_hostile.py fill), and says which;
+#   7. (then) out of descriptors (prlimit --nofile on ctsyncd, 12 idle
+#      connections): ctsyncd uses under 20 % of a CPU and logs at most 3
+#      lines in 2 s, ctctl status still gets an answer (idle clients are
+#      closed to make room), and once the idle clients go it answers;
+#      control.accept_errors and control.evicted count it;
+#   8. (then) three clients pipelining dump requests of 20,000 flows and
+#      one pipelining stats, none reading its replies: ctsyncd's VmRSS
+#      grows less than 48 MiB, ctctl dump internal gets all flows and
+#      ctctl status an answer meanwhile, and when they go no reply byte
+#      is left counted.
 #
 # Frames are written in host byte order, as ctsync/ctl.h specifies.
 #
@@ -42,7 +56,10 @@ OTHER_GROUP=${CTS_OTHER_GROUP:-users}
 USER_=${CTS_USER:-nobody}
 
 cts_init control || exit $?
-need_bins CTSYNCD CTCTL
+need_bins CTSYNCD CTCTL CTGEN
+for t in python3 prlimit jq; do
+	command -v "$t" >/dev/null 2>&1 || { warn "SKIP: '$t' not found"; exit 77; }
+done
 if ! command -v setpriv >/dev/null 2>&1; then
 	warn "SKIP: 'setpriv' not found (util-linux)"
 	exit 77
@@ -447,6 +464,169 @@ elif (($(nfds) != FDS0)); then
 else
 	ok "after $RAW_N raw connections ctsyncd holds none of them and $FDS0 file descriptors, as before"
 fi
+
+# ---------------------------------------- 6. a daemon that does not answer
+
+HOSTILE=$(dirname "${BASH_SOURCE[0]}")/ctl_hostile.py
+# ctctl_timed OUT_VAR RC_VAR MS_VAR ARGS...: ctctl ARGS in $NS (killed after
+# 40 s so a hang fails the test instead of stalling it): its output, exit
+# status and run time in ms.
+# shellcheck disable=SC2034  # o_ r_ t_ are namerefs: the caller's variables
+ctctl_timed() {
+	local -n o_=$1 r_=$2 t_=$3
+	local t0
+	shift 3
+	t0=$(cts_now_us)
+	o_=$(nsx "$NS" timeout 40 "$CTL" -s "$SOCK" "$@" 2>&1)
+	r_=$?
+	t_=$((($(cts_now_us) - t0) / 1000))
+}
+# deadline_case LABEL WANT: ctctl -t 2 ready against the stopped daemon
+# must exit 1 with WANT within 2 s (plus 3 s for a loaded machine).
+deadline_case() {
+	local out rc ms
+	ctctl_timed out rc ms -t 2 ready
+	if ((rc != 1)); then
+		fail "$1: ctctl -t 2 ready: exit $rc after $ms ms, want 1 (output: $(brief "$out"))"
+	elif [[ $out != "$2" ]]; then
+		fail "$1: ctctl -t 2 ready: \"$(brief "$out")\", want \"$2\""
+	elif ((ms < 1900 || ms > 5000)); then
+		fail "$1: ctctl -t 2 ready gave up after $ms ms, want 2000-5000"
+	else
+		ok "$1: ctctl -t 2 ready: exit 1 after $ms ms: $out"
+	fi
+}
+
+# A stopped daemon whose backlog still has room: connect and send succeed,
+# no answer comes.
+kill -STOP "$DPID"
+deadline_case "ctsyncd stopped" "ctctl: ready: no answer from ctsyncd within 2 s"
+# Its backlog full: connect() would block until it accepts (issue 12).
+start_bg "$NS" "$CTS_TMP/fill.log" python3 "$HOSTILE" fill "$SOCK"
+FILL_PID=$BG_PID
+if ! wait_until 10 test -s "$CTS_TMP/fill.log"; then
+	fail "setup: ctl_hostile.py fill: $(brief "$(cat "$CTS_TMP/fill.log")")"
+else
+	say "backlog of $SOCK full with $(cat "$CTS_TMP/fill.log") connections"
+	deadline_case "ctsyncd stopped, listen backlog full" \
+		"ctctl: ctsyncd not answering on $SOCK within 2 s (listen backlog full)"
+fi
+kill -CONT "$DPID"
+kill_wait TERM 5 "$FILL_PID"
+wait_until 10 serving >/dev/null || fail "ctsyncd does not answer after SIGCONT$(serving)"
+wait_until 10 no_clients || fail "ctsyncd still holds $(accepted) control connection(s) 10 s after the backlog's clients went"
+
+# ------------------------------------- 7. out of file descriptors
+
+# stat_ctl KEY: ctctl stats' control.KEY, -1 if it cannot be had.
+stat_ctl() {
+	local v
+	v=$(ctctl_in "$NS" "$SOCK" -j stats 2>/dev/null | jq -e ".control.$1 | numbers" 2>/dev/null) || v=-1
+	echo "$v"
+}
+# cpu_ticks: ctsyncd's utime + stime (clock ticks).
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$DPID/stat"; }
+log_lines() { wc -l <"$CTS_TMP/ctl.log"; }
+
+# Room for about 3 clients (a new descriptor takes the lowest free number,
+# and only that number is checked against the limit), 12 connections that
+# never send a thing: accept() fails with EMFILE while 9 wait in the
+# backlog.  Before issue 12 ctsyncd retried at once: one
+# CPU and about 179,000 log lines a second until the clients went.
+TICK=$(getconf CLK_TCK)
+NOFILE0=$(prlimit --pid "$DPID" --nofile --output SOFT --noheadings | tr -d ' ')
+NFDS=$(nfds)
+ERR0=$(stat_ctl accept_errors)
+prlimit --pid "$DPID" --nofile="$((NFDS + 3)):" || fail "setup: prlimit --nofile=$((NFDS + 3)) on ctsyncd"
+start_bg "$NS" "$CTS_TMP/idle.log" python3 "$HOSTILE" idle "$SOCK" 12
+IDLE_PID=$BG_PID
+if ! wait_until 10 test -s "$CTS_TMP/idle.log"; then
+	fail "setup: ctl_hostile.py idle: $(brief "$(cat "$CTS_TMP/idle.log")")"
+else
+	say "$(cat "$CTS_TMP/idle.log") idle connections, ctsyncd's descriptors limited to $((NFDS + 3))"
+	sleep 0.5
+	c0=$(cpu_ticks) l0=$(log_lines)
+	sleep 2
+	c1=$(cpu_ticks) l1=$(log_lines)
+	# An idle ctsyncd uses a few ticks in 2 s; one spinning, all 2 s.
+	if ((c1 - c0 > TICK * 2 / 5)); then
+		fail "out of descriptors: ctsyncd used $(((c1 - c0) * 1000 / TICK)) ms of CPU in 2 s, want < 400"
+	elif ((l1 - l0 > 3)); then
+		fail "out of descriptors: ctsyncd logged $((l1 - l0)) lines in 2 s, want <= 3: $(brief "$(tail -n 3 "$CTS_TMP/ctl.log")")"
+	else
+		ok "out of descriptors: ctsyncd used $(((c1 - c0) * 1000 / TICK)) ms of CPU and logged $((l1 - l0)) line(s) in 2 s"
+	fi
+	# The operator still gets in: idle clients are closed to make room.
+	ctctl_timed out rc ms -t 20 status
+	if ((rc != 0)); then
+		fail "out of descriptors, 12 idle clients: ctctl status: exit $rc after $ms ms: $(brief "$out")"
+	else
+		ok "out of descriptors, 12 idle clients: ctctl status answered after $ms ms"
+	fi
+fi
+kill_wait TERM 5 "$IDLE_PID"
+wait_until 10 no_clients || fail "ctsyncd still holds $(accepted) control connection(s) 10 s after the idle clients went"
+if ! wait_until 10 serving >/dev/null; then
+	fail "out of descriptors: ctsyncd does not answer after the idle clients went$(serving)"
+else
+	errs=$(stat_ctl accept_errors) ev=$(stat_ctl evicted)
+	if ((errs <= ERR0 || ev < 1)); then
+		fail "out of descriptors: control.accept_errors $ERR0 -> $errs, control.evicted $ev; want both counted"
+	else
+		ok "after the idle clients went ctsyncd answers; control.accept_errors $errs, control.evicted $ev"
+	fi
+	grep -m1 'control socket: accept: Too many open files' "$CTS_TMP/ctl.log" >/dev/null ||
+		fail "out of descriptors: no \"control socket: accept: Too many open files\" in the log"
+fi
+prlimit --pid "$DPID" --nofile="$NOFILE0:" || fail "restoring ctsyncd's descriptor limit $NOFILE0"
+
+# ------------------------------------------ 8. clients that never read
+
+# 20,000 flows make a dump of about 2 MB.  Three clients pipeline 25 dump
+# requests each and one 10,000 stats requests (each under the 64 MiB at
+# which ctsyncd closed a client before issue 12, which then held them all:
+# about 200 MB), and none reads a reply.  ctsyncd stops reading each once
+# 1 MiB of its replies is unsent, so its memory grows by a few MB, and a
+# client that reads still gets a whole dump and status.
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$DPID/status"; }
+NFLOWS=20000
+out=$(nsx "$NS" "$CTGEN" -n "$NFLOWS" -p udp --base 198.18.0.1 2>&1) || fail "setup: ctgen -n $NFLOWS: $(brief "$out")"
+have_flows() { (($(cache_count "$NS" "$SOCK" internal) >= NFLOWS)); }
+wait_until 20 have_flows || fail "setup: ctsyncd's internal cache holds $(cache_count "$NS" "$SOCK" internal) flows, want $NFLOWS"
+RSS0=$(rss_kb)
+FLOOD_PIDS=()
+for i in 1 2 3; do
+	start_bg "$NS" "$CTS_TMP/flood$i.log" python3 "$HOSTILE" flood "$SOCK" 25 3 1
+	FLOOD_PIDS+=("$BG_PID")
+done
+start_bg "$NS" "$CTS_TMP/flood4.log" python3 "$HOSTILE" flood "$SOCK" 10000 2
+FLOOD_PIDS+=("$BG_PID")
+flooded() { local i; for i in 1 2 3 4; do [[ -s $CTS_TMP/flood$i.log ]] || return 1; done; }
+if ! wait_until 20 flooded; then
+	fail "setup: ctl_hostile.py flood: $(brief "$(cat "$CTS_TMP"/flood?.log)")"
+else
+	say "flood clients: requests taken by their sockets: $(cat "$CTS_TMP"/flood?.log | tr '\n' ' ')"
+	sleep 3		# for ctsyncd to handle what it will of them
+	RSS1=$(rss_kb)
+	if ((RSS1 - RSS0 > 48 * 1024)); then
+		fail "clients not reading: ctsyncd's VmRSS grew $(((RSS1 - RSS0) / 1024)) MiB (from $((RSS0 / 1024)) MiB), want < 48"
+	else
+		ok "clients not reading: ctsyncd's VmRSS grew $(((RSS1 - RSS0) / 1024)) MiB (from $((RSS0 / 1024)) MiB); $(stat_ctl unsent_bytes) bytes unsent"
+	fi
+	ctctl_timed out rc ms -t 20 dump internal
+	n=$(grep -c . <<<"$out")
+	if ((rc != 0)) || [[ $(tail -n 1 <<<"$out") != "$NFLOWS flows" ]]; then
+		fail "clients not reading: ctctl dump internal: exit $rc, last line \"$(tail -n 1 <<<"$out")\", want \"$NFLOWS flows\""
+	else
+		ok "clients not reading: ctctl dump internal: $NFLOWS flows ($n lines) in $ms ms"
+	fi
+	serving >/dev/null || fail "clients not reading: ctctl status$(serving)"
+fi
+kill_wait TERM 5 "${FLOOD_PIDS[@]}"
+wait_until 10 no_clients || fail "ctsyncd still holds $(accepted) control connection(s) 10 s after the flood clients went"
+wait_until 10 serving >/dev/null || fail "ctsyncd does not answer after the flood clients went$(serving)"
+unsent=$(stat_ctl unsent_bytes)
+((unsent == 0)) || fail "control.unsent_bytes is $unsent with no client left, want 0"
 
 # --------------------------------------------------- 4. nothing there
 
