@@ -33,7 +33,10 @@
 #
 # Exit: 0 when ctsyncd missed nothing in any phase, 1 otherwise, 2 usage,
 # 77 skip.  Environment: CTSYNCD CTCTL CTGEN (paths), CTS_SETTLE_S
-# (default 60), CTS_BATCH (ctgen's batch, default 2048), CTS_KEEP=1.
+# (default 60), CTS_BATCH (ctgen's batch, default 2048), CTS_RESULTS (a
+# file to append one tab-separated row per phase to: daemon, N, rep,
+# phase, ctgen rate, seconds until held or "-", missing, overruns, events
+# lost, dumps; tests/bench/burst_bench.sh reads it), CTS_KEEP=1.
 set -uo pipefail
 
 N=300000 REPS=1 DAEMONS=ctsyncd EVENT_BUFFER= GAP_MS=500
@@ -212,6 +215,10 @@ phase() {
 		"$(fw1_stat .kernel.dumps)")
 	REPORT+=("$line")
 	say "$line"
+	[[ -n ${CTS_RESULTS:-} ]] && printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$d" "$N" "$rep" \
+		"$name" "$(jq -r '.rate' <<<"$out")" "$( ((ok)) && fmt_us $((t1 - t0)) || echo -)" \
+		"$missing" "$(fw1_stat .kernel.overruns)" "$(fw1_stat .kernel.events_lost)" \
+		"$(fw1_stat .kernel.dumps)" >>"$CTS_RESULTS"
 	if [[ $d == ctsyncd ]] && ((!ok || missing != 0)); then
 		fail "ctsyncd rep $rep $name: fw2 misses $missing of $N after ${SETTLE_S} s" \
 			"(fw1 internal $(fw1_stat .cache.internal), kernel $(kernel_count))"
@@ -243,6 +250,8 @@ commit_phase() {
 		fail "rep $rep: fw2's kernel holds $(($(nsx "$NS2" conntrack -C) - before)) of $N after its commit"
 	local line
 	line=$(printf '%-10s %3s  %-8s %11s %9s' "$DAEMON" "$rep" commit - "$(fmt_us $((t1 - t0)))")
+	[[ -n ${CTS_RESULTS:-} ]] && printf '%s\t%s\t%s\tcommit\t-\t%s\n' "$DAEMON" "$N" "$rep" \
+		"$(fmt_us $((t1 - t0)))" >>"$CTS_RESULTS"
 	REPORT+=("$line")
 	say "$line"
 }
@@ -260,6 +269,8 @@ link_check() {
 	g2=$(stat_of "$NS2" "$SOCK2" .sync.tx_gap_max_ms)
 	REPORT+=("$(printf '%-10s %3s  peer taken for down %s times; longest send gap fw1 %s ms, fw2 %s ms' \
 		"$DAEMON" "$rep" "$downs" "$g1" "$g2")")
+	[[ -n ${CTS_RESULTS:-} ]] && printf '%s\t%s\t%s\tlink\t%s\t%s\t%s\n' "$DAEMON" "$N" "$rep" \
+		"$downs" "$g1" "$g2" >>"$CTS_RESULTS"
 	say "${REPORT[-1]}"
 	((downs == 0)) || fail "rep $rep: a peer was taken for down: $(grep -h 'down (silent' "${CTS_DLOG[fw1]}" "${CTS_DLOG[fw2]}" | head -n 3 | tr '\n' ' ')"
 	[[ $g1 =~ ^[0-9]+$ && $g2 =~ ^[0-9]+$ ]] && ((g1 <= GAP_MS && g2 <= GAP_MS)) ||
