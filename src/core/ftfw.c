@@ -777,6 +777,28 @@ static bool peer_fresh(struct ftfw *f, struct ftfw_peer *p, const struct wire_hd
 	return false;
 }
 
+/*
+ * A datagram under our node id but another epoch: another node uses our
+ * id.  Neither of us can replicate to the other (each drops the other's
+ * stream as its own echo), which is silent unless said loudly here.
+ */
+static void node_clash(struct ftfw *f, int slot, const char *from, uint64_t now)
+{
+	const char *name = from;
+
+	if (slot >= 0 && slot < FTFW_MAX_PEERS && f->peers[slot].used)
+		name = f->peers[slot].name;
+	f->rx_node_clash++;
+	f->clash_at = now;
+	snprintf(f->clash_peer, sizeof(f->clash_peer), "%s", name);
+	if (now < f->clash_log_at)
+		return;
+	f->clash_log_at = now + 60000;
+	log_warnx("peer %s: sends under our node id %u: nothing is replicated "
+		  "between nodes that share a node id; set a distinct node_id "
+		  "on each node", name, f->conf.node_id);
+}
+
 void ftfw_input(struct ftfw *f, int slot, const char *from,
 		const uint8_t *buf, size_t len, uint64_t now)
 {
@@ -815,7 +837,10 @@ void ftfw_input(struct ftfw *f, int slot, const char *from,
 	if (h.type == WIRE_STATUS && wire_get_status(payload, plen, &st, &f->wire) < 0)
 		return;
 	if (h.node_id == f->conf.node_id) {
-		f->rx_own++;
+		if (h.epoch == f->conf.epoch)
+			f->rx_own++;
+		else
+			node_clash(f, slot, from, now);
 		return;
 	}
 	if (slot >= 0 && slot < FTFW_MAX_PEERS && f->peers[slot].used)
@@ -1186,6 +1211,17 @@ bool ftfw_in_sync(const struct ftfw *f)
 		any = true;
 	}
 	return any;
+}
+
+bool ftfw_trouble(const struct ftfw *f, uint64_t now, char *why, size_t len)
+{
+	if (f->clash_at && now - f->clash_at <= f->conf.peer_timeout_ms) {
+		snprintf(why, len, "node id %u is also used by %s: set a "
+			 "distinct node_id on each node", f->conf.node_id,
+			 f->clash_peer);
+		return true;
+	}
+	return false;
 }
 
 static size_t list_len(const struct list *head)

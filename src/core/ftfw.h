@@ -183,6 +183,10 @@ struct ftfw {
 					 * with keys, another node's from a live
 					 * peer's address */
 	uint64_t rx_own;		/* our own multicast echo */
+	uint64_t rx_node_clash;		/* our node id, another epoch */
+	uint64_t clash_at;		/* last such datagram, 0 none */
+	uint64_t clash_log_at;		/* no warning again before */
+	char     clash_peer[64];	/* where it came from */
 	struct auth_stats auth;		/* refused: unsealed, forged, replayed */
 	uint64_t tx_counter;		/* next sealing counter */
 	uint8_t  plain[65536];		/* an opened datagram */
@@ -234,6 +238,12 @@ void ftfw_flush_external(struct ftfw *f);
  * (unicast), or -1 to find the peer by node id (multicast).  Malformed,
  * forged-looking or foreign datagrams are counted and dropped; nothing
  * of a datagram is applied unless all of it is well formed.
+ *
+ * Our own node id with our epoch is our multicast echo (rx_own).  Our
+ * node id with another epoch is another node configured with our id
+ * (rx_node_clash): nothing of it can be replicated, as each side takes
+ * the other's stream for its own echo, so it is logged (at most once a
+ * minute) and ftfw_trouble() reports it for peer_timeout_ms.
  */
 void ftfw_input(struct ftfw *f, int slot, const char *from,
 		const uint8_t *buf, size_t len, uint64_t now);
@@ -267,6 +277,14 @@ uint64_t ftfw_next_deadline(const struct ftfw *f, uint64_t now);
 /* Is every alive peer's table held in full (no open full-table request,
  * no pending sweep, no holes)?  For readiness reporting. */
 bool ftfw_in_sync(const struct ftfw *f);
+
+/*
+ * Why this node must not claim to hold its peers' tables although
+ * ftfw_in_sync() may say so: within the last peer_timeout_ms another
+ * node sent datagrams under our node id (see ftfw_input()).  Writes the
+ * reason into why (len bytes) and returns true; false if none.
+ */
+bool ftfw_trouble(const struct ftfw *f, uint64_t now, char *why, size_t len);
 
 /* Number of entries waiting to be sent / awaiting acknowledgement. */
 size_t ftfw_queued(const struct ftfw *f);

@@ -1069,6 +1069,54 @@ static void test_auth_mismatch(void **state)
 }
 
 
+/* ---- hostile and careless input ------------------------------------------ */
+
+/*
+ * Two nodes configured with the same node id (the example config copied
+ * to the second node unchanged) replicated nothing and said nothing: each
+ * dropped the other's stream as its own multicast echo.  Another epoch
+ * under our node id is another node: counted, reported by
+ * ftfw_trouble() (readiness), until it has been quiet for peer_timeout.
+ * Our real echo (same epoch) is still just an echo.
+ */
+static void test_node_id_clash(void **state)
+{
+	struct net w;
+	uint8_t buf[MTU];
+	char why[128] = "";
+	size_t len;
+	int dest;
+
+	net_init(&w, 2, 51);
+	ftfw_free(w.n[1].f);
+	w.n[1].f = mkftfw(w.n[1].internal, 1, 0x2222, 0);	/* node 0's id */
+	w.n[1].slot[0] = ftfw_add_peer(w.n[1].f, "node1");
+	add_flows(&w, 0, 0, 10, 3);
+	run(&w, 300);
+	assert_int_equal(cache_live(ext_of(&w, 0, 1)), 0);
+	for (int i = 0; i < 2; i++) {
+		assert_true(w.n[i].f->rx_node_clash > 0);
+		assert_int_equal(w.n[i].f->rx_own, 0);
+		assert_true(ftfw_trouble(w.n[i].f, w.now, why, sizeof(why)));
+	}
+	assert_non_null(strstr(why, "node id 1 is also used by node1"));
+	/* The other node goes away: trouble ends after peer_timeout. */
+	w.down[0] = true;
+	run(&w, 1100);
+	assert_false(ftfw_trouble(w.n[1].f, w.now, why, sizeof(why)));
+
+	/* A real echo: our own datagram back to us. */
+	net_free(&w);
+	net_init(&w, 2, 52);
+	len = ftfw_output(w.n[0].f, w.now, buf, sizeof(buf), &dest);
+	assert_true(len > 0);
+	ftfw_input(w.n[0].f, -1, "echo", buf, len, w.now);
+	assert_int_equal(w.n[0].f->rx_own, 1);
+	assert_int_equal(w.n[0].f->rx_node_clash, 0);
+	assert_false(ftfw_trouble(w.n[0].f, w.now, why, sizeof(why)));
+	net_free(&w);
+}
+
 /* ---- filling datagrams -------------------------------------------------- */
 
 /* Does node 1 hold flow i of node 0? */
@@ -1315,6 +1363,7 @@ int main(void)
 		cmocka_unit_test(test_auth_mismatch),
 		cmocka_unit_test(test_auth_foreign_node),
 		cmocka_unit_test(test_external_reports),
+		cmocka_unit_test(test_node_id_clash),
 		cmocka_unit_test(test_fill_trickle),
 		cmocka_unit_test(test_fill_stream),
 		cmocka_unit_test(test_fill_lossy),
