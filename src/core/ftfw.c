@@ -183,16 +183,12 @@ static int forget_seq(struct cache_entry *e, void *arg)
 	return 0;
 }
 
-static void rx_reset(struct ftfw *f, struct ftfw_peer *p, uint32_t epoch,
+/* Track p's stream afresh from base, as if first seen; ask for its table. */
+static void rx_start(struct ftfw *f, struct ftfw_peer *p, uint32_t epoch,
 		     uint32_t base, uint64_t now)
 {
 	struct ftfw_rx *rx = &p->rx;
 
-	if (rx->known) {
-		p->st.restarts++;
-		log_info("peer %s: restarted (epoch %08x), asking for its table",
-			 p->name, epoch);
-	}
 	rx_drop_tombstones(rx, true);
 	/* Seqs of its old life are not comparable with the new one's (each
 	 * life starts at a random origin): what we hold from before is older
@@ -206,9 +202,63 @@ static void rx_reset(struct ftfw *f, struct ftfw_peer *p, uint32_t epoch,
 	rx->highest = rx->expected;
 	rx->sweep_pending = false;
 	rx->unacked = 0;
+	rx->odd_n = 0;
 	rx_want_table(f, p, now);
+}
+
+static void rx_reset(struct ftfw *f, struct ftfw_peer *p, uint32_t epoch,
+		     uint32_t base, uint64_t now)
+{
+	if (p->rx.known) {
+		p->st.restarts++;
+		log_info("peer %s: restarted (epoch %08x), asking for its table",
+			 p->name, epoch);
+	}
+	rx_start(f, p, epoch, base, now);
 	/* Its view of our stream died with it: it will ask for our table. */
 	wait_for_acks(f, p);
+}
+
+/*
+ * Every datagram tells how far its sender's stream goes: its seq is the
+ * sender's next seq (a DATA's own seq, plus one).  That cannot be below
+ * what we have heard of, nor ahead of what our window tracks.  One
+ * datagram saying otherwise is not believed: it may be old (reordered),
+ * or forged (without keys anyone can send one); if it claims a jump past
+ * the window it is dropped (rx_bad_seq).  But when every datagram of the
+ * stream says so, for heartbeat_ms and DESYNC_DATAGRAMS datagrams, we
+ * are out of step (a forged datagram was believed, or the sender went
+ * past our window while we did not hear it): track the stream again
+ * from the sender's base and ask for its table, as after a restart
+ * (desyncs).  Returns whether to go on with the datagram.
+ */
+#define DESYNC_DATAGRAMS	3
+static bool rx_in_step(struct ftfw *f, struct ftfw_peer *p,
+		       const struct wire_hdr *h, uint64_t now)
+{
+	struct ftfw_rx *rx = &p->rx;
+	uint64_t next = seq_extend(rx->expected, h->seq) + (h->type == WIRE_DATA);
+	bool ahead = next > rx->expected + WBITS;
+
+	if (!ahead && next >= rx->highest) {
+		rx->odd_n = 0;
+		return true;
+	}
+	if (rx->odd_n++ == 0)
+		rx->odd_since = now;
+	if (rx->odd_n >= DESYNC_DATAGRAMS &&
+	    now - rx->odd_since >= f->conf.heartbeat_ms) {
+		p->st.desyncs++;
+		log_warnx("peer %s: out of step with its stream (it is at seq %"
+			  PRIu32 ", we expected %" PRIu32 "): tracking it again "
+			  "from its base %" PRIu32 " and asking for its table",
+			  p->name, h->seq, (uint32_t)rx->expected, h->base);
+		rx_start(f, p, h->epoch, h->base, now);
+		return true;
+	}
+	if (ahead)
+		p->st.rx_bad_seq++;
+	return !ahead;
 }
 
 /*
@@ -346,14 +396,6 @@ static void rx_data(struct ftfw *f, struct ftfw_peer *p, const struct wire_hdr *
 		p->st.rx_dup++;
 		schedule_status(rx, now + f->conf.ack_ms);
 		return;
-	}
-	if (s >= rx->expected + WBITS) {
-		/* The hole is older than we can track: it is lost for good. */
-		log_warnx("peer %s: seq %" PRIu64 " beyond the window, %" PRIu64
-			  " seqs unrecoverable, asking for the full table",
-			  p->name, s, s - WBITS + 1 - rx->expected);
-		rx_skip_to(p, s - WBITS + 1, true);
-		rx_want_table(f, p, now);
 	}
 	while (wire_rec_next(&q, &left, &r, &f->wire) > 0) {
 		switch (r.rtype) {
@@ -882,6 +924,8 @@ void ftfw_input(struct ftfw *f, int slot, const char *from,
 	}
 	if (!p->rx.known || p->rx.epoch != h.epoch)
 		rx_reset(f, p, h.epoch, h.base, now);
+	else if (!rx_in_step(f, p, &h, now))
+		return;
 
 	if (h.type == WIRE_DATA) {
 		rx_data(f, p, &h, payload, plen, now);

@@ -24,6 +24,12 @@
  *     for the full table on a peer restart (new epoch) or when a hole
  *     falls out of its window, naming the seq the transfer must begin
  *     after; a sender already running such a transfer starts no other.
+ *   - Checks each datagram's seq (the sender's next seq) against its own
+ *     state: a jump past the window is dropped (rx_bad_seq), and a stream
+ *     that says for heartbeat_ms that we are ahead of it (or it of our
+ *     window) is tracked again from its base, asking for the full table
+ *     (desyncs).  Without keys one forged datagram cannot stop
+ *     replication for longer than that.
  *
  * 64-bit sequence numbers are used inside; the wire carries the low 32
  * bits, extended on receipt against the nearest expected value.
@@ -120,6 +126,8 @@ struct ftfw_peer_stats {
 	uint64_t swept;			/* entries removed by a sweep */
 	uint64_t restarts;		/* new epochs seen */
 	uint64_t cache_full;		/* entries refused at max_external */
+	uint64_t rx_bad_seq;		/* dropped: seq past the window */
+	uint64_t desyncs;		/* stream tracked again (out of step) */
 };
 
 struct ftfw_rx {
@@ -136,6 +144,8 @@ struct ftfw_rx {
 	uint32_t unacked;		/* datagrams received since our STATUS */
 	uint64_t status_at;		/* when our next STATUS is due, 0 none */
 	uint64_t last_status;
+	uint32_t odd_n;			/* datagrams in a row out of step */
+	uint64_t odd_since;		/* when the first of them came */
 	struct list tombstones;
 	struct cache *ext;		/* this peer's flows */
 };

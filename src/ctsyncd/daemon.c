@@ -890,6 +890,8 @@ static void do_stats(struct daemon *d, struct ctl_client *c)
 		kv(c, sec, "swept", s->swept);
 		kv(c, sec, "restarts", s->restarts);
 		kv(c, sec, "cache_full", s->cache_full);
+		kv(c, sec, "rx_bad_seq", s->rx_bad_seq);
+		kv(c, sec, "desyncs", s->desyncs);
 	}
 }
 
