@@ -511,7 +511,65 @@ static void requeue_range(struct ftfw *f, uint64_t first, uint64_t last)
 	}
 }
 
-static void tx_status(struct ftfw *f, struct ftfw_peer *p, const struct wire_status *st)
+/* Is a full-table transfer under way: its end not yet sent, or not yet
+ * acknowledged by every peer we wait for? */
+static bool bulk_under_way(const struct ftfw *f)
+{
+	return list_linked(&f->bulk_end.q) || list_linked(&f->bulk_end.ua);
+}
+
+/* May a full table be started for a peer's request now?  Not while one is
+ * under way, nor within peer_timeout_ms of the last one served. */
+static bool resync_allowed(const struct ftfw *f, uint64_t now)
+{
+	return !bulk_under_way(f) &&
+	       (!f->resync_at || now - f->resync_at >= f->conf.peer_timeout_ms);
+}
+
+/* Start the full table that p (and whoever else waits) asked for. */
+static void resync_serve(struct ftfw *f, uint64_t now)
+{
+	for (int i = 0; i < FTFW_MAX_PEERS; i++) {
+		struct ftfw_peer *p = &f->peers[i];
+
+		if (p->used && p->resync_deferred) {
+			p->resync_deferred = false;
+			p->st.resync_served++;
+			log_info("peer %s: asked for our table, sending %zu flows",
+				 p->name, cache_live(f->internal));
+		}
+	}
+	f->resync_waiting = false;
+	f->resync_at = now;
+	ftfw_start_bulk(f);
+}
+
+/*
+ * p asks for a full table that begins after `after`.  Forged or repeated
+ * requests must not make us send table after table: one is served at
+ * once if allowed (see resync_allowed()); otherwise it waits
+ * (resync_deferred) and ftfw_output() serves every waiting request with
+ * one transfer as soon as allowed.  A request is never dropped.
+ */
+static void resync_request(struct ftfw *f, struct ftfw_peer *p, uint64_t now)
+{
+	bool was = p->resync_deferred;
+
+	p->resync_deferred = true;
+	if (resync_allowed(f, now)) {
+		resync_serve(f, now);
+		return;
+	}
+	p->st.resync_deferred++;
+	f->resync_waiting = true;
+	if (!was)
+		log_info("peer %s: asked for our table again: sending it once the "
+			 "transfer under way has ended, at most one every %" PRIu32
+			 " ms", p->name, f->conf.peer_timeout_ms);
+}
+
+static void tx_status(struct ftfw *f, struct ftfw_peer *p, const struct wire_status *st,
+		      uint64_t now)
 {
 	uint64_t ref = f->next_seq - 1, cum;
 
@@ -535,14 +593,11 @@ static void tx_status(struct ftfw *f, struct ftfw_peer *p, const struct wire_sta
 		requeue_range(f, a, b);
 	}
 	/* A transfer that began after the seq it names will do; one already
-	 * under way usually does, so repeated requests cost nothing. */
+	 * under way usually does, so repeated requests cost nothing.  It
+	 * cannot have heard of seqs we never sent. */
 	if ((st->flags & WIRE_SF_RESYNC) &&
-	    f->bulk_begin <= seq_extend(ref, st->resync_after)) {
-		p->st.resync_served++;
-		log_info("peer %s: asked for our table, sending %zu flows",
-			 p->name, cache_live(f->internal));
-		ftfw_start_bulk(f);
-	}
+	    f->bulk_begin <= min_u64(seq_extend(ref, st->resync_after), ref))
+		resync_request(f, p, now);
 	pop_acked(f);
 }
 
@@ -933,7 +988,7 @@ void ftfw_input(struct ftfw *f, int slot, const char *from,
 	} else {
 		next = seq_extend(p->rx.expected, h.seq);
 		if (h.type == WIRE_STATUS && st.node_id == f->conf.node_id)
-			tx_status(f, p, &st);
+			tx_status(f, p, &st, now);
 	}
 	/* Everything below base is void; anything up to next is owed. */
 	b = seq_extend(p->rx.expected, h.base);
@@ -1168,6 +1223,8 @@ size_t ftfw_output(struct ftfw *f, uint64_t now, uint8_t *buf, size_t cap, int *
 		cap -= AUTH_TRAILER_LEN;
 	}
 	check_peers(f, now);
+	if (f->resync_waiting && resync_allowed(f, now))
+		resync_serve(f, now);
 	for (int k = 0; k < FTFW_MAX_PEERS; k++) {
 		int i = (f->status_rr + k) % FTFW_MAX_PEERS;
 
@@ -1222,6 +1279,8 @@ uint64_t ftfw_next_deadline(const struct ftfw *f, uint64_t now)
 
 	if (may_send(f, window_open(f)) && !holding(f))
 		return now;
+	if (f->resync_waiting && !bulk_under_way(f))
+		d = min_u64(d, f->resync_at + f->conf.peer_timeout_ms);
 	for (int i = 0; i < FTFW_MAX_PEERS; i++) {
 		const struct ftfw_peer *p = &f->peers[i];
 

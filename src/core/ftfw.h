@@ -24,6 +24,9 @@
  *     for the full table on a peer restart (new epoch) or when a hole
  *     falls out of its window, naming the seq the transfer must begin
  *     after; a sender already running such a transfer starts no other.
+ *     Nor does it start one while another is under way or within
+ *     peer_timeout_ms of the last it served: such a request waits
+ *     (resync_deferred) and one transfer then serves all that wait.
  *   - Checks each datagram's seq (the sender's next seq) against its own
  *     state: a jump past the window is dropped (rx_bad_seq), and a stream
  *     that says for heartbeat_ms that we are ahead of it (or it of our
@@ -126,6 +129,7 @@ struct ftfw_peer_stats {
 	uint64_t swept;			/* entries removed by a sweep */
 	uint64_t restarts;		/* new epochs seen */
 	uint64_t cache_full;		/* entries refused at max_external */
+	uint64_t resync_deferred;	/* its requests that had to wait */
 	uint64_t rx_bad_seq;		/* dropped: seq past the window */
 	uint64_t desyncs;		/* stream tracked again (out of step) */
 };
@@ -170,6 +174,7 @@ struct ftfw_peer {
 	bool     probe_due;		/* answer an unproven life */
 	uint32_t probe_node, probe_epoch, probe_base;
 	uint64_t probe_at;		/* no probe before (rate limit) */
+	bool     resync_deferred;	/* its request for our table waits */
 };
 
 struct ftfw {
@@ -182,6 +187,8 @@ struct ftfw {
 	struct list unacked;
 	struct txnode bulk_end;
 	uint64_t bulk_begin;
+	uint64_t resync_at;		/* last full table served on request */
+	bool     resync_waiting;	/* a peer's request waits (deferred) */
 	uint64_t last_tx;		/* time of the last datagram we sent */
 	bool     hold;			/* ftfw_hold(): more changes coming */
 	uint64_t stream_start;		/* our first seq */

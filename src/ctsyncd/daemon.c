@@ -887,6 +887,7 @@ static void do_stats(struct daemon *d, struct ctl_client *c)
 		kv(c, sec, "resync_requested", s->resync_requested);
 		kv(c, sec, "resync_done", s->resync_done);
 		kv(c, sec, "resync_served", s->resync_served);
+		kv(c, sec, "resync_deferred", s->resync_deferred);
 		kv(c, sec, "swept", s->swept);
 		kv(c, sec, "restarts", s->restarts);
 		kv(c, sec, "cache_full", s->cache_full);

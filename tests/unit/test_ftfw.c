@@ -1199,6 +1199,84 @@ static void test_forged_seq_jump(void **state)
 	net_free(&w);
 }
 
+/*
+ * A 44-byte STATUS with the RESYNC flag, as node 1 would send node 0,
+ * asking for a table after `after` (relative to node 0's next seq).
+ */
+static void forge_resync(struct net *w, int64_t after)
+{
+	const struct ftfw *f0 = w->n[0].f, *f1 = w->n[1].f;
+	struct wire_status st = {
+		.node_id = f0->conf.node_id, .epoch = f0->conf.epoch,
+		.cum = (uint32_t)(f0->next_seq - 1),
+		.resync_after = (uint32_t)((int64_t)f0->next_seq + after),
+		.flags = WIRE_SF_RESYNC,
+	};
+	uint8_t buf[MTU];
+	struct wbuf b = { buf + WIRE_HDR_LEN, 0, sizeof(buf) - WIRE_HDR_LEN };
+	struct wire_hdr h = {
+		.version = WIRE_VERSION, .type = WIRE_STATUS,
+		.node_id = f1->conf.node_id, .epoch = f1->conf.epoch,
+		.seq = (uint32_t)f1->next_seq, .base = (uint32_t)f1->next_seq,
+	};
+
+	assert_int_equal(wire_put_status(&b, &st), 0);
+	h.length = (uint16_t)(WIRE_HDR_LEN + b.len);
+	assert_int_equal(h.length, 44);
+	wire_hdr_put(buf, &h);
+	ftfw_input(w->n[0].f, w->n[0].slot[1], "sim", buf, h.length, w->now);
+}
+
+/*
+ * Ten forged requests for the full table made the sender send ten.  One
+ * transfer under way, or served within peer_timeout, satisfies further
+ * requests; a request it cannot satisfy waits and is served once allowed
+ * (counted), never dropped.
+ */
+static void test_resync_rate_limit(void **state)
+{
+	struct net w;
+	struct ftfw_peer *p;
+	uint64_t bulks;
+
+	net_init(&w, 2, 54);
+	add_flows(&w, 0, 0, 3000, 3);
+	converge(&w, 0, 1, 2000);
+	p = &w.n[0].f->peers[w.n[0].slot[1]];
+	bulks = w.n[0].f->tx.bulks;
+
+	/* A burst, naming seqs never sent: one transfer. */
+	for (int i = 0; i < 10; i++)
+		forge_resync(&w, 1000);
+	converge(&w, 0, 1, 2000);
+	assert_int_equal(w.n[0].f->tx.bulks, bulks + 1);
+	assert_int_equal(p->st.resync_served, 1);
+
+	/* Spread over the transfer they start: the first is served, the
+	 * rest wait for one more transfer, peer_timeout later. */
+	run(&w, 1000);
+	bulks = w.n[0].f->tx.bulks;
+	for (int i = 0; i < 10; i++) {
+		forge_resync(&w, -1);
+		run(&w, 2);
+	}
+	assert_int_equal(w.n[0].f->tx.bulks, bulks + 1);
+	assert_true(p->st.resync_deferred >= 9);
+	run(&w, 1100);
+	assert_int_equal(w.n[0].f->tx.bulks, bulks + 2);
+	assert_false(w.n[0].f->resync_waiting);
+	converge(&w, 0, 1, 2000);
+
+	/* Long after: a real request is served at once. */
+	run(&w, 1100);
+	ftfw_request_resync(w.n[1].f, w.now);
+	run(&w, 20);
+	assert_int_equal(w.n[0].f->tx.bulks, bulks + 3);
+	converge(&w, 0, 1, 2000);
+	assert_int_equal(p->st.resync_served, 4);
+	net_free(&w);
+}
+
 /* ---- filling datagrams -------------------------------------------------- */
 
 /* Does node 1 hold flow i of node 0? */
@@ -1447,6 +1525,7 @@ int main(void)
 		cmocka_unit_test(test_external_reports),
 		cmocka_unit_test(test_node_id_clash),
 		cmocka_unit_test(test_forged_seq_jump),
+		cmocka_unit_test(test_resync_rate_limit),
 		cmocka_unit_test(test_fill_trickle),
 		cmocka_unit_test(test_fill_stream),
 		cmocka_unit_test(test_fill_lossy),
