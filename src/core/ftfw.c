@@ -78,7 +78,19 @@ struct sweep_ctx {
 	struct ftfw_rx *rx;
 	uint64_t begin;
 	uint64_t n;
+	uint64_t kept;		/* count_one: entries the transfer refreshed */
 };
+
+static int count_one(struct cache_entry *e, void *arg)
+{
+	struct sweep_ctx *sc = arg;
+
+	if (e->tx.seq < sc->begin)
+		sc->n++;
+	else if (!(e->flags & CE_DEAD))
+		sc->kept++;
+	return 0;
+}
 
 static int sweep_one(struct cache_entry *e, void *arg)
 {
@@ -113,16 +125,34 @@ static void rx_settle(struct ftfw *f, struct ftfw_peer *p, uint64_t now)
 	if (!list_empty(&rx->tombstones))
 		rx_drop_tombstones(rx, false);
 	if (rx->sweep_pending && rx->expected > rx->sweep_end) {
-		struct sweep_ctx sc = { f, rx, rx->sweep_begin, 0 };
+		struct sweep_ctx sc = { f, rx, rx->sweep_begin, 0, 0 };
+		bool asked = rx->want_table && rx->sweep_begin > rx->want_after;
 
-		cache_foreach(rx->ext, sweep_one, &sc);
 		rx->sweep_pending = false;
-		p->st.swept += sc.n;
-		p->st.resync_done++;
-		if (rx->want_table && rx->sweep_begin > rx->want_after) {
-			rx->want_table = false;
-			log_info("peer %s: full table received, %zu flows, %" PRIu64
-				 " stale removed", p->name, cache_live(rx->ext), sc.n);
+		/* Unasked, a transfer that refreshed none of what we hold but
+		 * would remove it all is not believed (a forged BULK_END). */
+		cache_foreach(rx->ext, count_one, &sc);
+		if (!asked && sc.n && !sc.kept) {
+			p->st.bulk_refused++;
+			log_warnx("peer %s: end of a full table we did not ask for "
+				  "that would remove all %" PRIu64 " flows and "
+				  "carried none: ignored (if its table is empty, "
+				  "ctctl resync)", p->name, sc.n);
+		} else {
+			sc.n = 0;
+			cache_foreach(rx->ext, sweep_one, &sc);
+			p->st.swept += sc.n;
+			p->st.resync_done++;
+			if (asked) {
+				rx->want_table = false;
+				log_info("peer %s: full table received, %zu flows, %"
+					 PRIu64 " stale removed", p->name,
+					 cache_live(rx->ext), sc.n);
+			} else if (sc.n) {
+				log_info("peer %s: full table received unasked, %zu "
+					 "flows, %" PRIu64 " stale removed", p->name,
+					 cache_live(rx->ext), sc.n);
+			}
 		}
 	}
 	/* Room again after refusals: what we refused is missing for good
@@ -200,6 +230,7 @@ static void rx_start(struct ftfw *f, struct ftfw_peer *p, uint32_t epoch,
 	rx->epoch = epoch;
 	rx->expected = SEQ_ORIGIN + base;
 	rx->highest = rx->expected;
+	rx->origin = rx->expected;
 	rx->sweep_pending = false;
 	rx->unacked = 0;
 	rx->odd_n = 0;
@@ -366,8 +397,12 @@ static void apply_bulk_end(struct ftfw_peer *p, uint64_t s, uint32_t begin32)
 	struct ftfw_rx *rx = &p->rx;
 	uint64_t begin = seq_extend(s, begin32);
 
-	if (begin > s)
+	/* A transfer we did not see begin (before we tracked this stream)
+	 * cannot tell what is stale; what we asked for begins later. */
+	if (begin > s || begin < rx->origin) {
+		p->st.bulk_refused++;
 		return;
+	}
 	if (!rx->sweep_pending || begin > rx->sweep_begin) {
 		rx->sweep_begin = begin;
 		rx->sweep_end = s;
@@ -970,6 +1005,10 @@ void ftfw_input(struct ftfw *f, int slot, const char *from,
 		 * again, so its window starts from here, not from an ack that
 		 * is long stale (which would hold everything back). */
 		if (was_known) {
+			/* And we may have missed what it voided meanwhile:
+			 * its table (which it sends anyway) is asked for. */
+			if (p->rx.epoch == h.epoch)
+				rx_want_table(f, p, now);
 			ftfw_start_bulk(f);
 			p->acked = f->next_seq - 1;
 			p->acked_valid = true;

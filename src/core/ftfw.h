@@ -16,6 +16,13 @@
  *   - DESTROY is a tombstone that stays until acknowledged.
  *   - A full-table transfer (bulk) queues every live entry and then a
  *     BULK_END marker; receivers then drop what the bulk did not refresh.
+ *     A receiver does not take a BULK_END (bulk_refused) whose begin is
+ *     before the first seq it tracked of that life (it did not see the
+ *     transfer start), nor one it did not ask for that would remove all
+ *     it holds of that peer while refreshing none of it: a sender whose
+ *     table is really empty is believed when asked (a restart, ctctl
+ *     resync, the peer back after peer_timeout).  Every sweep that
+ *     removes flows is logged with their number.
  * Receiver (one state per peer):
  *   - Applies DATA in any order, but a record never overwrites state that
  *     came from a newer seq; a DESTROY leaves a tombstone until no older
@@ -130,6 +137,7 @@ struct ftfw_peer_stats {
 	uint64_t restarts;		/* new epochs seen */
 	uint64_t cache_full;		/* entries refused at max_external */
 	uint64_t resync_deferred;	/* its requests that had to wait */
+	uint64_t bulk_refused;		/* BULK_ENDs not taken (see ftfw_input) */
 	uint64_t rx_bad_seq;		/* dropped: seq past the window */
 	uint64_t desyncs;		/* stream tracked again (out of step) */
 };
@@ -140,6 +148,7 @@ struct ftfw_rx {
 	uint64_t expected;		/* all seqs below are held or void */
 	uint64_t highest;		/* one past the highest seq heard of */
 	uint64_t bits[FTFW_RX_WINDOW / 64];	/* held seqs from expected */
+	uint64_t origin;			/* first seq tracked of this life */
 	uint64_t sweep_begin, sweep_end;	/* pending BULK_END */
 	bool     sweep_pending;
 	bool     want_table;		/* our open full-table request */

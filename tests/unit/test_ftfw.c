@@ -1277,6 +1277,64 @@ static void test_resync_rate_limit(void **state)
 	net_free(&w);
 }
 
+/*
+ * A forged BULK_END (an empty full table from node 0, unasked) wiped the
+ * external cache without a log line.  An unasked end of a transfer that
+ * refreshed nothing we hold is not believed; an empty table we asked
+ * for, and an unasked table with flows in it, still sweep (logged).
+ */
+static void test_forged_bulk_end(void **state)
+{
+	struct net w;
+	struct ftfw_peer *p;
+	struct ftfw *f0;
+	uint8_t buf[MTU];
+	struct wbuf b = { buf + WIRE_HDR_LEN, 0, sizeof(buf) - WIRE_HDR_LEN };
+	struct wire_hdr h = { .version = WIRE_VERSION, .type = WIRE_DATA };
+
+	net_init(&w, 2, 55);
+	f0 = w.n[0].f;
+	add_flows(&w, 0, 0, 300, 3);
+	converge(&w, 0, 1, 2000);
+	p = &w.n[1].f->peers[w.n[1].slot[0]];
+
+	/* Node 0's next seq, carrying only a BULK_END that begins there.
+	 * (Node 0 then skips that seq: without keys a forger that takes a
+	 * seq the sender will use costs that datagram.) */
+	h.node_id = f0->conf.node_id;
+	h.epoch = f0->conf.epoch;
+	h.seq = h.base = (uint32_t)f0->next_seq;
+	assert_int_equal(wire_put_bulk_end(&b, h.seq), 0);
+	h.length = (uint16_t)(WIRE_HDR_LEN + b.len);
+	wire_hdr_put(buf, &h);
+	inject(&w, buf, h.length);
+	w.n[0].f->next_seq++;
+	run(&w, 300);
+	assert_int_equal(cache_live(ext_of(&w, 0, 1)), 300);
+	assert_int_equal(p->st.swept, 0);
+	assert_int_equal(p->st.bulk_refused, 1);
+	converge(&w, 0, 1, 1000);
+
+	/* Node 0 forgets its table (not telling): an unasked table with
+	 * flows in it sweeps the rest. */
+	ftfw_reset_internal(f0);
+	add_flows(&w, 0, 1000, 100, 3);
+	ftfw_start_bulk(f0);
+	converge(&w, 0, 1, 2000);
+	assert_int_equal(cache_live(ext_of(&w, 0, 1)), 100);
+	assert_int_equal(p->st.swept, 300);
+
+	/* Node 0's table is really empty: asked for, the empty table
+	 * sweeps everything. */
+	ftfw_reset_internal(f0);
+	ftfw_request_resync(w.n[1].f, w.now);
+	converge(&w, 0, 1, 2000);
+	assert_int_equal(cache_live(ext_of(&w, 0, 1)), 0);
+	assert_int_equal(p->st.swept, 400);
+	assert_int_equal(p->st.bulk_refused, 1);
+	net_free(&w);
+}
+
 /* ---- filling datagrams -------------------------------------------------- */
 
 /* Does node 1 hold flow i of node 0? */
@@ -1526,6 +1584,7 @@ int main(void)
 		cmocka_unit_test(test_node_id_clash),
 		cmocka_unit_test(test_forged_seq_jump),
 		cmocka_unit_test(test_resync_rate_limit),
+		cmocka_unit_test(test_forged_bulk_end),
 		cmocka_unit_test(test_fill_trickle),
 		cmocka_unit_test(test_fill_stream),
 		cmocka_unit_test(test_fill_lossy),
