@@ -931,6 +931,27 @@ static void node_clash(struct ftfw *f, int slot, const char *from, uint64_t now)
 		  "on each node", name, f->conf.node_id);
 }
 
+/*
+ * A datagram from a configured peer's address that we cannot open (or
+ * that is sealed while we have no keys): the peer is there but we cannot
+ * read it, which is a key mismatch unless someone forges.  Kept per peer
+ * for ftfw_trouble(); logged once per episode (none for peer_timeout).
+ */
+static void auth_refused(struct ftfw *f, int slot, uint64_t now)
+{
+	struct ftfw_peer *p;
+
+	if (slot < 0 || slot >= FTFW_MAX_PEERS || !f->peers[slot].used)
+		return;
+	p = &f->peers[slot];
+	p->st.auth_refused++;
+	if (!p->auth_refused_at || now - p->auth_refused_at > f->conf.peer_timeout_ms)
+		log_warnx("peer %s: its datagrams do not authenticate (key "
+			  "mismatch?): compare sync.key_file on both nodes",
+			  p->name);
+	p->auth_refused_at = now;
+}
+
 void ftfw_input(struct ftfw *f, int slot, const char *from,
 		const uint8_t *buf, size_t len, uint64_t now)
 {
@@ -948,16 +969,21 @@ void ftfw_input(struct ftfw *f, int slot, const char *from,
 		long n;
 
 		if (!auth_is_sealed(buf, len)) {
-			if (wire_hdr_get(buf, len, &h, &f->wire) == 0)
+			if (wire_hdr_get(buf, len, &h, &f->wire) == 0) {
 				f->auth.rx_no_tag++;
+				auth_refused(f, slot, now);
+			}
 			return;
 		}
-		if ((n = auth_open(f->conf.keys, buf, len, f->plain, &ai, &f->auth)) < 0)
+		if ((n = auth_open(f->conf.keys, buf, len, f->plain, &ai, &f->auth)) < 0) {
+			auth_refused(f, slot, now);
 			return;
+		}
 		buf = f->plain;
 		len = (size_t)n;
 	} else if (auth_is_sealed(buf, len)) {
 		f->auth.rx_unexpected_tag++;
+		auth_refused(f, slot, now);
 		return;
 	}
 	payload = buf + WIRE_HDR_LEN;
@@ -1362,6 +1388,16 @@ bool ftfw_trouble(const struct ftfw *f, uint64_t now, char *why, size_t len)
 			 "distinct node_id on each node", f->conf.node_id,
 			 f->clash_peer);
 		return true;
+	}
+	for (int i = 0; i < FTFW_MAX_PEERS; i++) {
+		const struct ftfw_peer *p = &f->peers[i];
+
+		if (p->used && !p->alive && p->auth_refused_at &&
+		    now - p->auth_refused_at <= f->conf.peer_timeout_ms) {
+			snprintf(why, len, "peer %s: its datagrams do not "
+				 "authenticate (key mismatch?)", p->name);
+			return true;
+		}
 	}
 	return false;
 }

@@ -138,6 +138,7 @@ struct ftfw_peer_stats {
 	uint64_t cache_full;		/* entries refused at max_external */
 	uint64_t resync_deferred;	/* its requests that had to wait */
 	uint64_t bulk_refused;		/* BULK_ENDs not taken (see ftfw_input) */
+	uint64_t auth_refused;		/* from its address, did not open */
 	uint64_t rx_bad_seq;		/* dropped: seq past the window */
 	uint64_t desyncs;		/* stream tracked again (out of step) */
 };
@@ -184,6 +185,8 @@ struct ftfw_peer {
 	uint32_t probe_node, probe_epoch, probe_base;
 	uint64_t probe_at;		/* no probe before (rate limit) */
 	bool     resync_deferred;	/* its request for our table waits */
+	uint64_t auth_refused_at;	/* last datagram from its address that
+					 * did not open (unicast), 0 none */
 };
 
 struct ftfw {
@@ -307,7 +310,10 @@ bool ftfw_in_sync(const struct ftfw *f);
 /*
  * Why this node must not claim to hold its peers' tables although
  * ftfw_in_sync() may say so: within the last peer_timeout_ms another
- * node sent datagrams under our node id (see ftfw_input()).  Writes the
+ * node sent datagrams under our node id (see ftfw_input()), or a
+ * configured unicast peer that is not up (no datagram of it taken) sent
+ * datagrams from its address that did not authenticate (or were sealed
+ * while we have no keys): it is there but we cannot read it.  Writes the
  * reason into why (len bytes) and returns true; false if none.
  */
 bool ftfw_trouble(const struct ftfw *f, uint64_t now, char *why, size_t len);

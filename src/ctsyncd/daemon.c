@@ -890,6 +890,7 @@ static void do_stats(struct daemon *d, struct ctl_client *c)
 		kv(c, sec, "resync_deferred", s->resync_deferred);
 		kv(c, sec, "swept", s->swept);
 		kv(c, sec, "bulk_refused", s->bulk_refused);
+		kv(c, sec, "auth_refused", s->auth_refused);
 		kv(c, sec, "restarts", s->restarts);
 		kv(c, sec, "cache_full", s->cache_full);
 		kv(c, sec, "rx_bad_seq", s->rx_bad_seq);

@@ -1335,6 +1335,46 @@ static void test_forged_bulk_end(void **state)
 	net_free(&w);
 }
 
+/*
+ * Nodes with different keys logged only "peer down", and the node without
+ * its peer's table answered ready once peer_timeout had passed (it took
+ * itself to be alone).  Datagrams from a configured peer's address that
+ * do not open mean the peer is there but unreadable: not ready, with the
+ * reason, until they stop for peer_timeout or the peer is readable.
+ */
+static void test_key_mismatch_not_ready(void **state)
+{
+	struct net w;
+	char why[128] = "";
+	struct ftfw_peer *p;
+
+	rings();
+	g_keys = &ring_a;
+	net_init(&w, 2, 56);
+	w.n[1].f->conf.keys = &ring_b;
+	add_flows(&w, 0, 0, 50, 3);
+	run(&w, 1500);
+	p = &w.n[1].f->peers[w.n[1].slot[0]];
+	assert_false(p->alive);
+	assert_true(p->st.auth_refused > 0);
+	assert_int_equal(cache_live(ext_of(&w, 0, 1)), 0);
+	assert_true(ftfw_trouble(w.n[1].f, w.now, why, sizeof(why)));
+	assert_string_equal(why, "peer node1: its datagrams do not authenticate (key mismatch?)");
+	assert_true(ftfw_trouble(w.n[0].f, w.now, why, sizeof(why)));
+	/* The keys agree again: readable, in sync, no trouble. */
+	w.n[1].f->conf.keys = &ring_a;
+	converge(&w, 0, 1, 3000);
+	assert_false(ftfw_trouble(w.n[1].f, w.now, why, sizeof(why)));
+	/* The peer gone for good: refusals stop, alone after peer_timeout. */
+	w.n[1].f->conf.keys = &ring_b;
+	run(&w, 100);
+	w.down[0] = true;
+	run(&w, 1100);
+	assert_false(ftfw_trouble(w.n[1].f, w.now, why, sizeof(why)));
+	net_free(&w);
+	g_keys = NULL;
+}
+
 /* ---- filling datagrams -------------------------------------------------- */
 
 /* Does node 1 hold flow i of node 0? */
@@ -1585,6 +1625,7 @@ int main(void)
 		cmocka_unit_test(test_forged_seq_jump),
 		cmocka_unit_test(test_resync_rate_limit),
 		cmocka_unit_test(test_forged_bulk_end),
+		cmocka_unit_test(test_key_mismatch_not_ready),
 		cmocka_unit_test(test_fill_trickle),
 		cmocka_unit_test(test_fill_stream),
 		cmocka_unit_test(test_fill_lossy),
