@@ -137,7 +137,7 @@ struct ftfw_peer_stats {
 	uint64_t restarts;		/* new epochs seen */
 	uint64_t cache_full;		/* entries refused at max_external */
 	uint64_t resync_deferred;	/* its requests that had to wait */
-	uint64_t bulk_refused;		/* BULK_ENDs not taken (see ftfw_input) */
+	uint64_t bulk_refused;		/* BULK_ENDs not taken (see above) */
 	uint64_t auth_refused;		/* from its address, did not open */
 	uint64_t rx_bad_seq;		/* dropped: seq past the window */
 	uint64_t desyncs;		/* stream tracked again (out of step) */
