@@ -561,36 +561,47 @@ static bool resync_allowed(const struct ftfw *f, uint64_t now)
 	       (!f->resync_at || now - f->resync_at >= f->conf.peer_timeout_ms);
 }
 
-/* Start the full table that p (and whoever else waits) asked for. */
+/* Start the full table that the waiting requests ask for, unless a
+ * transfer started since (ftfw_start_bulk()) satisfies them all. */
 static void resync_serve(struct ftfw *f, uint64_t now)
 {
+	bool any = false;
+
 	for (int i = 0; i < FTFW_MAX_PEERS; i++) {
 		struct ftfw_peer *p = &f->peers[i];
 
-		if (p->used && p->resync_deferred) {
-			p->resync_deferred = false;
-			p->st.resync_served++;
-			log_info("peer %s: asked for our table, sending %zu flows",
-				 p->name, cache_live(f->internal));
-		}
+		if (!p->used || !p->resync_deferred)
+			continue;
+		p->resync_deferred = false;
+		if (f->bulk_begin > p->resync_after)
+			continue;
+		any = true;
+		p->st.resync_served++;
+		log_info("peer %s: asked for our table, sending %zu flows",
+			 p->name, cache_live(f->internal));
 	}
 	f->resync_waiting = false;
+	if (!any)
+		return;
 	f->resync_at = now;
 	ftfw_start_bulk(f);
 }
 
 /*
- * p asks for a full table that begins after `after`.  Forged or repeated
+ * p asks for a full table that begins after `after` (no transfer since
+ * began after it).  Forged or repeated
  * requests must not make us send table after table: one is served at
  * once if allowed (see resync_allowed()); otherwise it waits
  * (resync_deferred) and ftfw_output() serves every waiting request with
  * one transfer as soon as allowed.  A request is never dropped.
  */
-static void resync_request(struct ftfw *f, struct ftfw_peer *p, uint64_t now)
+static void resync_request(struct ftfw *f, struct ftfw_peer *p, uint64_t after,
+			   uint64_t now)
 {
 	bool was = p->resync_deferred;
 
 	p->resync_deferred = true;
+	p->resync_after = after;
 	if (resync_allowed(f, now)) {
 		resync_serve(f, now);
 		return;
@@ -630,9 +641,12 @@ static void tx_status(struct ftfw *f, struct ftfw_peer *p, const struct wire_sta
 	/* A transfer that began after the seq it names will do; one already
 	 * under way usually does, so repeated requests cost nothing.  It
 	 * cannot have heard of seqs we never sent. */
-	if ((st->flags & WIRE_SF_RESYNC) &&
-	    f->bulk_begin <= min_u64(seq_extend(ref, st->resync_after), ref))
-		resync_request(f, p, now);
+	if (st->flags & WIRE_SF_RESYNC) {
+		uint64_t after = min_u64(seq_extend(ref, st->resync_after), ref);
+
+		if (f->bulk_begin <= after)
+			resync_request(f, p, after, now);
+	}
 	pop_acked(f);
 }
 

@@ -185,6 +185,7 @@ struct ftfw_peer {
 	uint32_t probe_node, probe_epoch, probe_base;
 	uint64_t probe_at;		/* no probe before (rate limit) */
 	bool     resync_deferred;	/* its request for our table waits */
+	uint64_t resync_after;		/* for a transfer beginning after */
 	uint64_t auth_refused_at;	/* last datagram from its address that
 					 * did not open (unicast), 0 none */
 };

@@ -1274,6 +1274,17 @@ static void test_resync_rate_limit(void **state)
 	assert_int_equal(w.n[0].f->tx.bulks, bulks + 3);
 	converge(&w, 0, 1, 2000);
 	assert_int_equal(p->st.resync_served, 4);
+
+	/* A request that waits is satisfied by any transfer begun after it
+	 * (here one the operator starts): no other is sent for it. */
+	forge_resync(&w, -1);
+	assert_true(w.n[0].f->resync_waiting);
+	ftfw_start_bulk(w.n[0].f);
+	run(&w, 1100);
+	assert_int_equal(w.n[0].f->tx.bulks, bulks + 4);
+	assert_false(w.n[0].f->resync_waiting);
+	assert_int_equal(p->st.resync_served, 4);
+	converge(&w, 0, 1, 2000);
 	net_free(&w);
 }
 
