@@ -78,7 +78,19 @@ struct sweep_ctx {
 	struct ftfw_rx *rx;
 	uint64_t begin;
 	uint64_t n;
+	uint64_t kept;		/* count_one: entries the transfer refreshed */
 };
+
+static int count_one(struct cache_entry *e, void *arg)
+{
+	struct sweep_ctx *sc = arg;
+
+	if (e->tx.seq < sc->begin)
+		sc->n++;
+	else if (!(e->flags & CE_DEAD))
+		sc->kept++;
+	return 0;
+}
 
 static int sweep_one(struct cache_entry *e, void *arg)
 {
@@ -113,16 +125,34 @@ static void rx_settle(struct ftfw *f, struct ftfw_peer *p, uint64_t now)
 	if (!list_empty(&rx->tombstones))
 		rx_drop_tombstones(rx, false);
 	if (rx->sweep_pending && rx->expected > rx->sweep_end) {
-		struct sweep_ctx sc = { f, rx, rx->sweep_begin, 0 };
+		struct sweep_ctx sc = { f, rx, rx->sweep_begin, 0, 0 };
+		bool asked = rx->want_table && rx->sweep_begin > rx->want_after;
 
-		cache_foreach(rx->ext, sweep_one, &sc);
 		rx->sweep_pending = false;
-		p->st.swept += sc.n;
-		p->st.resync_done++;
-		if (rx->want_table && rx->sweep_begin > rx->want_after) {
-			rx->want_table = false;
-			log_info("peer %s: full table received, %zu flows, %" PRIu64
-				 " stale removed", p->name, cache_live(rx->ext), sc.n);
+		/* Unasked, a transfer that refreshed none of what we hold but
+		 * would remove it all is not believed (a forged BULK_END). */
+		cache_foreach(rx->ext, count_one, &sc);
+		if (!asked && sc.n && !sc.kept) {
+			p->st.bulk_refused++;
+			log_warnx("peer %s: end of a full table we did not ask for "
+				  "that would remove all %" PRIu64 " flows and "
+				  "carried none: ignored (if its table is empty, "
+				  "ctctl resync)", p->name, sc.n);
+		} else {
+			sc.n = 0;
+			cache_foreach(rx->ext, sweep_one, &sc);
+			p->st.swept += sc.n;
+			p->st.resync_done++;
+			if (asked) {
+				rx->want_table = false;
+				log_info("peer %s: full table received, %zu flows, %"
+					 PRIu64 " stale removed", p->name,
+					 cache_live(rx->ext), sc.n);
+			} else if (sc.n) {
+				log_info("peer %s: full table received unasked, %zu "
+					 "flows, %" PRIu64 " stale removed", p->name,
+					 cache_live(rx->ext), sc.n);
+			}
 		}
 	}
 	/* Room again after refusals: what we refused is missing for good
@@ -183,16 +213,12 @@ static int forget_seq(struct cache_entry *e, void *arg)
 	return 0;
 }
 
-static void rx_reset(struct ftfw *f, struct ftfw_peer *p, uint32_t epoch,
+/* Track p's stream afresh from base, as if first seen; ask for its table. */
+static void rx_start(struct ftfw *f, struct ftfw_peer *p, uint32_t epoch,
 		     uint32_t base, uint64_t now)
 {
 	struct ftfw_rx *rx = &p->rx;
 
-	if (rx->known) {
-		p->st.restarts++;
-		log_info("peer %s: restarted (epoch %08x), asking for its table",
-			 p->name, epoch);
-	}
 	rx_drop_tombstones(rx, true);
 	/* Seqs of its old life are not comparable with the new one's (each
 	 * life starts at a random origin): what we hold from before is older
@@ -204,11 +230,66 @@ static void rx_reset(struct ftfw *f, struct ftfw_peer *p, uint32_t epoch,
 	rx->epoch = epoch;
 	rx->expected = SEQ_ORIGIN + base;
 	rx->highest = rx->expected;
+	rx->origin = rx->expected;
 	rx->sweep_pending = false;
 	rx->unacked = 0;
+	rx->odd_n = 0;
 	rx_want_table(f, p, now);
+}
+
+static void rx_reset(struct ftfw *f, struct ftfw_peer *p, uint32_t epoch,
+		     uint32_t base, uint64_t now)
+{
+	if (p->rx.known) {
+		p->st.restarts++;
+		log_info("peer %s: restarted (epoch %08x), asking for its table",
+			 p->name, epoch);
+	}
+	rx_start(f, p, epoch, base, now);
 	/* Its view of our stream died with it: it will ask for our table. */
 	wait_for_acks(f, p);
+}
+
+/*
+ * Every datagram tells how far its sender's stream goes: its seq is the
+ * sender's next seq (a DATA's own seq, plus one).  That cannot be below
+ * what we have heard of, nor ahead of what our window tracks.  One
+ * datagram saying otherwise is not believed: it may be old (reordered),
+ * or forged (without keys anyone can send one); if it claims a jump past
+ * the window it is dropped (rx_bad_seq).  But when every datagram of the
+ * stream says so, for heartbeat_ms and DESYNC_DATAGRAMS datagrams, we
+ * are out of step (a forged datagram was believed, or the sender went
+ * past our window while we did not hear it): track the stream again
+ * from the sender's base and ask for its table, as after a restart
+ * (desyncs).  Returns whether to go on with the datagram.
+ */
+#define DESYNC_DATAGRAMS	3
+static bool rx_in_step(struct ftfw *f, struct ftfw_peer *p,
+		       const struct wire_hdr *h, uint64_t now)
+{
+	struct ftfw_rx *rx = &p->rx;
+	uint64_t next = seq_extend(rx->expected, h->seq) + (h->type == WIRE_DATA);
+	bool ahead = next > rx->expected + WBITS;
+
+	if (!ahead && next >= rx->highest) {
+		rx->odd_n = 0;
+		return true;
+	}
+	if (rx->odd_n++ == 0)
+		rx->odd_since = now;
+	if (rx->odd_n >= DESYNC_DATAGRAMS &&
+	    now - rx->odd_since >= f->conf.heartbeat_ms) {
+		p->st.desyncs++;
+		log_warnx("peer %s: out of step with its stream (it is at seq %"
+			  PRIu32 ", we expected %" PRIu32 "): tracking it again "
+			  "from its base %" PRIu32 " and asking for its table",
+			  p->name, h->seq, (uint32_t)rx->expected, h->base);
+		rx_start(f, p, h->epoch, h->base, now);
+		return true;
+	}
+	if (ahead)
+		p->st.rx_bad_seq++;
+	return !ahead;
 }
 
 /*
@@ -316,8 +397,12 @@ static void apply_bulk_end(struct ftfw_peer *p, uint64_t s, uint32_t begin32)
 	struct ftfw_rx *rx = &p->rx;
 	uint64_t begin = seq_extend(s, begin32);
 
-	if (begin > s)
+	/* A transfer we did not see begin (before we tracked this stream)
+	 * cannot tell what is stale; what we asked for begins later. */
+	if (begin > s || begin < rx->origin) {
+		p->st.bulk_refused++;
 		return;
+	}
 	if (!rx->sweep_pending || begin > rx->sweep_begin) {
 		rx->sweep_begin = begin;
 		rx->sweep_end = s;
@@ -346,14 +431,6 @@ static void rx_data(struct ftfw *f, struct ftfw_peer *p, const struct wire_hdr *
 		p->st.rx_dup++;
 		schedule_status(rx, now + f->conf.ack_ms);
 		return;
-	}
-	if (s >= rx->expected + WBITS) {
-		/* The hole is older than we can track: it is lost for good. */
-		log_warnx("peer %s: seq %" PRIu64 " beyond the window, %" PRIu64
-			  " seqs unrecoverable, asking for the full table",
-			  p->name, s, s - WBITS + 1 - rx->expected);
-		rx_skip_to(p, s - WBITS + 1, true);
-		rx_want_table(f, p, now);
 	}
 	while (wire_rec_next(&q, &left, &r, &f->wire) > 0) {
 		switch (r.rtype) {
@@ -469,7 +546,76 @@ static void requeue_range(struct ftfw *f, uint64_t first, uint64_t last)
 	}
 }
 
-static void tx_status(struct ftfw *f, struct ftfw_peer *p, const struct wire_status *st)
+/* Is a full-table transfer under way: its end not yet sent, or not yet
+ * acknowledged by every peer we wait for? */
+static bool bulk_under_way(const struct ftfw *f)
+{
+	return list_linked(&f->bulk_end.q) || list_linked(&f->bulk_end.ua);
+}
+
+/* May a full table be started for a peer's request now?  Not while one is
+ * under way, nor within peer_timeout_ms of the last one served. */
+static bool resync_allowed(const struct ftfw *f, uint64_t now)
+{
+	return !bulk_under_way(f) &&
+	       (!f->resync_at || now - f->resync_at >= f->conf.peer_timeout_ms);
+}
+
+/* Start the full table that the waiting requests ask for, unless a
+ * transfer started since (ftfw_start_bulk()) satisfies them all. */
+static void resync_serve(struct ftfw *f, uint64_t now)
+{
+	bool any = false;
+
+	for (int i = 0; i < FTFW_MAX_PEERS; i++) {
+		struct ftfw_peer *p = &f->peers[i];
+
+		if (!p->used || !p->resync_deferred)
+			continue;
+		p->resync_deferred = false;
+		if (f->bulk_begin > p->resync_after)
+			continue;
+		any = true;
+		p->st.resync_served++;
+		log_info("peer %s: asked for our table, sending %zu flows",
+			 p->name, cache_live(f->internal));
+	}
+	f->resync_waiting = false;
+	if (!any)
+		return;
+	f->resync_at = now;
+	ftfw_start_bulk(f);
+}
+
+/*
+ * p asks for a full table that begins after `after` (no transfer since
+ * began after it).  Forged or repeated
+ * requests must not make us send table after table: one is served at
+ * once if allowed (see resync_allowed()); otherwise it waits
+ * (resync_deferred) and ftfw_output() serves every waiting request with
+ * one transfer as soon as allowed.  A request is never dropped.
+ */
+static void resync_request(struct ftfw *f, struct ftfw_peer *p, uint64_t after,
+			   uint64_t now)
+{
+	bool was = p->resync_deferred;
+
+	p->resync_deferred = true;
+	p->resync_after = after;
+	if (resync_allowed(f, now)) {
+		resync_serve(f, now);
+		return;
+	}
+	p->st.resync_deferred++;
+	f->resync_waiting = true;
+	if (!was)
+		log_info("peer %s: asked for our table again: sending it once the "
+			 "transfer under way has ended, at most one every %" PRIu32
+			 " ms", p->name, f->conf.peer_timeout_ms);
+}
+
+static void tx_status(struct ftfw *f, struct ftfw_peer *p, const struct wire_status *st,
+		      uint64_t now)
 {
 	uint64_t ref = f->next_seq - 1, cum;
 
@@ -493,13 +639,13 @@ static void tx_status(struct ftfw *f, struct ftfw_peer *p, const struct wire_sta
 		requeue_range(f, a, b);
 	}
 	/* A transfer that began after the seq it names will do; one already
-	 * under way usually does, so repeated requests cost nothing. */
-	if ((st->flags & WIRE_SF_RESYNC) &&
-	    f->bulk_begin <= seq_extend(ref, st->resync_after)) {
-		p->st.resync_served++;
-		log_info("peer %s: asked for our table, sending %zu flows",
-			 p->name, cache_live(f->internal));
-		ftfw_start_bulk(f);
+	 * under way usually does, so repeated requests cost nothing.  It
+	 * cannot have heard of seqs we never sent. */
+	if (st->flags & WIRE_SF_RESYNC) {
+		uint64_t after = min_u64(seq_extend(ref, st->resync_after), ref);
+
+		if (f->bulk_begin <= after)
+			resync_request(f, p, after, now);
 	}
 	pop_acked(f);
 }
@@ -777,6 +923,49 @@ static bool peer_fresh(struct ftfw *f, struct ftfw_peer *p, const struct wire_hd
 	return false;
 }
 
+/*
+ * A datagram under our node id but another epoch: another node uses our
+ * id.  Neither of us can replicate to the other (each drops the other's
+ * stream as its own echo), which is silent unless said loudly here.
+ */
+static void node_clash(struct ftfw *f, int slot, const char *from, uint64_t now)
+{
+	const char *name = from;
+
+	if (slot >= 0 && slot < FTFW_MAX_PEERS && f->peers[slot].used)
+		name = f->peers[slot].name;
+	f->rx_node_clash++;
+	f->clash_at = now;
+	snprintf(f->clash_peer, sizeof(f->clash_peer), "%s", name);
+	if (now < f->clash_log_at)
+		return;
+	f->clash_log_at = now + 60000;
+	log_warnx("peer %s: sends under our node id %u: nothing is replicated "
+		  "between nodes that share a node id; set a distinct node_id "
+		  "on each node", name, f->conf.node_id);
+}
+
+/*
+ * A datagram from a configured peer's address that we cannot open (or
+ * that is sealed while we have no keys): the peer is there but we cannot
+ * read it, which is a key mismatch unless someone forges.  Kept per peer
+ * for ftfw_trouble(); logged once per episode (none for peer_timeout).
+ */
+static void auth_refused(struct ftfw *f, int slot, uint64_t now)
+{
+	struct ftfw_peer *p;
+
+	if (slot < 0 || slot >= FTFW_MAX_PEERS || !f->peers[slot].used)
+		return;
+	p = &f->peers[slot];
+	p->st.auth_refused++;
+	if (!p->auth_refused_at || now - p->auth_refused_at > f->conf.peer_timeout_ms)
+		log_warnx("peer %s: its datagrams do not authenticate (key "
+			  "mismatch?): compare sync.key_file on both nodes",
+			  p->name);
+	p->auth_refused_at = now;
+}
+
 void ftfw_input(struct ftfw *f, int slot, const char *from,
 		const uint8_t *buf, size_t len, uint64_t now)
 {
@@ -794,16 +983,21 @@ void ftfw_input(struct ftfw *f, int slot, const char *from,
 		long n;
 
 		if (!auth_is_sealed(buf, len)) {
-			if (wire_hdr_get(buf, len, &h, &f->wire) == 0)
+			if (wire_hdr_get(buf, len, &h, &f->wire) == 0) {
 				f->auth.rx_no_tag++;
+				auth_refused(f, slot, now);
+			}
 			return;
 		}
-		if ((n = auth_open(f->conf.keys, buf, len, f->plain, &ai, &f->auth)) < 0)
+		if ((n = auth_open(f->conf.keys, buf, len, f->plain, &ai, &f->auth)) < 0) {
+			auth_refused(f, slot, now);
 			return;
+		}
 		buf = f->plain;
 		len = (size_t)n;
 	} else if (auth_is_sealed(buf, len)) {
 		f->auth.rx_unexpected_tag++;
+		auth_refused(f, slot, now);
 		return;
 	}
 	payload = buf + WIRE_HDR_LEN;
@@ -815,7 +1009,10 @@ void ftfw_input(struct ftfw *f, int slot, const char *from,
 	if (h.type == WIRE_STATUS && wire_get_status(payload, plen, &st, &f->wire) < 0)
 		return;
 	if (h.node_id == f->conf.node_id) {
-		f->rx_own++;
+		if (h.epoch == f->conf.epoch)
+			f->rx_own++;
+		else
+			node_clash(f, slot, from, now);
 		return;
 	}
 	if (slot >= 0 && slot < FTFW_MAX_PEERS && f->peers[slot].used)
@@ -848,6 +1045,10 @@ void ftfw_input(struct ftfw *f, int slot, const char *from,
 		 * again, so its window starts from here, not from an ack that
 		 * is long stale (which would hold everything back). */
 		if (was_known) {
+			/* And we may have missed what it voided meanwhile:
+			 * its table (which it sends anyway) is asked for. */
+			if (p->rx.epoch == h.epoch)
+				rx_want_table(f, p, now);
 			ftfw_start_bulk(f);
 			p->acked = f->next_seq - 1;
 			p->acked_valid = true;
@@ -857,6 +1058,8 @@ void ftfw_input(struct ftfw *f, int slot, const char *from,
 	}
 	if (!p->rx.known || p->rx.epoch != h.epoch)
 		rx_reset(f, p, h.epoch, h.base, now);
+	else if (!rx_in_step(f, p, &h, now))
+		return;
 
 	if (h.type == WIRE_DATA) {
 		rx_data(f, p, &h, payload, plen, now);
@@ -864,7 +1067,7 @@ void ftfw_input(struct ftfw *f, int slot, const char *from,
 	} else {
 		next = seq_extend(p->rx.expected, h.seq);
 		if (h.type == WIRE_STATUS && st.node_id == f->conf.node_id)
-			tx_status(f, p, &st);
+			tx_status(f, p, &st, now);
 	}
 	/* Everything below base is void; anything up to next is owed. */
 	b = seq_extend(p->rx.expected, h.base);
@@ -1130,6 +1333,8 @@ size_t ftfw_output(struct ftfw *f, uint64_t now, uint8_t *buf, size_t cap, int *
 		cap -= AUTH_TRAILER_LEN;
 	}
 	check_peers(f, now);
+	if (f->resync_waiting && resync_allowed(f, now))
+		resync_serve(f, now);
 	for (int k = 0; k < FTFW_MAX_PEERS; k++) {
 		int i = (f->status_rr + k) % FTFW_MAX_PEERS;
 
@@ -1177,6 +1382,8 @@ uint64_t ftfw_next_deadline(const struct ftfw *f, uint64_t now)
 
 	if (may_send(f, window_open(f)) && !holding(f))
 		return now;
+	if (f->resync_waiting && !bulk_under_way(f))
+		d = min_u64(d, f->resync_at + f->conf.peer_timeout_ms);
 	for (int i = 0; i < FTFW_MAX_PEERS; i++) {
 		const struct ftfw_peer *p = &f->peers[i];
 
@@ -1210,6 +1417,27 @@ bool ftfw_in_sync(const struct ftfw *f)
 		any = true;
 	}
 	return any;
+}
+
+bool ftfw_trouble(const struct ftfw *f, uint64_t now, char *why, size_t len)
+{
+	if (f->clash_at && now - f->clash_at <= f->conf.peer_timeout_ms) {
+		snprintf(why, len, "node id %u is also used by %s: set a "
+			 "distinct node_id on each node", f->conf.node_id,
+			 f->clash_peer);
+		return true;
+	}
+	for (int i = 0; i < FTFW_MAX_PEERS; i++) {
+		const struct ftfw_peer *p = &f->peers[i];
+
+		if (p->used && !p->alive && p->auth_refused_at &&
+		    now - p->auth_refused_at <= f->conf.peer_timeout_ms) {
+			snprintf(why, len, "peer %s: its datagrams do not "
+				 "authenticate (key mismatch?)", p->name);
+			return true;
+		}
+	}
+	return false;
 }
 
 static size_t list_len(const struct list *head)

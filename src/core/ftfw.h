@@ -16,6 +16,13 @@
  *   - DESTROY is a tombstone that stays until acknowledged.
  *   - A full-table transfer (bulk) queues every live entry and then a
  *     BULK_END marker; receivers then drop what the bulk did not refresh.
+ *     A receiver does not take a BULK_END (bulk_refused) whose begin is
+ *     before the first seq it tracked of that life (it did not see the
+ *     transfer start), nor one it did not ask for that would remove all
+ *     it holds of that peer while refreshing none of it: a sender whose
+ *     table is really empty is believed when asked (a restart, ctctl
+ *     resync, the peer back after peer_timeout).  Every sweep that
+ *     removes flows is logged with their number.
  * Receiver (one state per peer):
  *   - Applies DATA in any order, but a record never overwrites state that
  *     came from a newer seq; a DESTROY leaves a tombstone until no older
@@ -24,6 +31,15 @@
  *     for the full table on a peer restart (new epoch) or when a hole
  *     falls out of its window, naming the seq the transfer must begin
  *     after; a sender already running such a transfer starts no other.
+ *     Nor does it start one while another is under way or within
+ *     peer_timeout_ms of the last it served: such a request waits
+ *     (resync_deferred) and one transfer then serves all that wait.
+ *   - Checks each datagram's seq (the sender's next seq) against its own
+ *     state: a jump past the window is dropped (rx_bad_seq), and a stream
+ *     that says for heartbeat_ms that we are ahead of it (or it of our
+ *     window) is tracked again from its base, asking for the full table
+ *     (desyncs).  Without keys one forged datagram cannot stop
+ *     replication for longer than that.
  *
  * 64-bit sequence numbers are used inside; the wire carries the low 32
  * bits, extended on receipt against the nearest expected value.
@@ -121,6 +137,11 @@ struct ftfw_peer_stats {
 	uint64_t swept;			/* entries removed by a sweep */
 	uint64_t restarts;		/* new epochs seen */
 	uint64_t cache_full;		/* entries refused at max_external */
+	uint64_t resync_deferred;	/* its requests that had to wait */
+	uint64_t bulk_refused;		/* BULK_ENDs not taken (see above) */
+	uint64_t auth_refused;		/* from its address, did not open */
+	uint64_t rx_bad_seq;		/* dropped: seq past the window */
+	uint64_t desyncs;		/* stream tracked again (out of step) */
 };
 
 struct ftfw_rx {
@@ -129,6 +150,7 @@ struct ftfw_rx {
 	uint64_t expected;		/* all seqs below are held or void */
 	uint64_t highest;		/* one past the highest seq heard of */
 	uint64_t bits[FTFW_RX_WINDOW / 64];	/* held seqs from expected */
+	uint64_t origin;			/* first seq tracked of this life */
 	uint64_t sweep_begin, sweep_end;	/* pending BULK_END */
 	bool     sweep_pending;
 	bool     want_table;		/* our open full-table request */
@@ -137,6 +159,8 @@ struct ftfw_rx {
 	uint32_t unacked;		/* datagrams received since our STATUS */
 	uint64_t status_at;		/* when our next STATUS is due, 0 none */
 	uint64_t last_status;
+	uint32_t odd_n;			/* datagrams in a row out of step */
+	uint64_t odd_since;		/* when the first of them came */
 	struct list tombstones;
 	struct cache *ext;		/* this peer's flows */
 };
@@ -161,6 +185,10 @@ struct ftfw_peer {
 	bool     probe_due;		/* answer an unproven life */
 	uint32_t probe_node, probe_epoch, probe_base;
 	uint64_t probe_at;		/* no probe before (rate limit) */
+	bool     resync_deferred;	/* its request for our table waits */
+	uint64_t resync_after;		/* for a transfer beginning after */
+	uint64_t auth_refused_at;	/* last datagram from its address that
+					 * did not open (unicast), 0 none */
 };
 
 struct ftfw {
@@ -173,6 +201,8 @@ struct ftfw {
 	struct list unacked;
 	struct txnode bulk_end;
 	uint64_t bulk_begin;
+	uint64_t resync_at;		/* last full table served on request */
+	bool     resync_waiting;	/* a peer's request waits (deferred) */
 	uint64_t last_tx;		/* time of the last datagram we sent */
 	bool     hold;			/* ftfw_hold(): more changes coming */
 	uint64_t stream_start;		/* our first seq */
@@ -184,6 +214,10 @@ struct ftfw {
 					 * with keys, another node's from a live
 					 * peer's address */
 	uint64_t rx_own;		/* our own multicast echo */
+	uint64_t rx_node_clash;		/* our node id, another epoch */
+	uint64_t clash_at;		/* last such datagram, 0 none */
+	uint64_t clash_log_at;		/* no warning again before */
+	char     clash_peer[64];	/* where it came from */
 	struct auth_stats auth;		/* refused: unsealed, forged, replayed */
 	uint64_t tx_counter;		/* next sealing counter */
 	uint8_t  plain[65536];		/* an opened datagram */
@@ -235,6 +269,12 @@ void ftfw_flush_external(struct ftfw *f);
  * (unicast), or -1 to find the peer by node id (multicast).  Malformed,
  * forged-looking or foreign datagrams are counted and dropped; nothing
  * of a datagram is applied unless all of it is well formed.
+ *
+ * Our own node id with our epoch is our multicast echo (rx_own).  Our
+ * node id with another epoch is another node configured with our id
+ * (rx_node_clash): nothing of it can be replicated, as each side takes
+ * the other's stream for its own echo, so it is logged (at most once a
+ * minute) and ftfw_trouble() reports it for peer_timeout_ms.
  */
 void ftfw_input(struct ftfw *f, int slot, const char *from,
 		const uint8_t *buf, size_t len, uint64_t now);
@@ -279,6 +319,17 @@ uint64_t ftfw_next_deadline(const struct ftfw *f, uint64_t now);
 /* Is every alive peer's table held in full (no open full-table request,
  * no pending sweep, no holes)?  For readiness reporting. */
 bool ftfw_in_sync(const struct ftfw *f);
+
+/*
+ * Why this node must not claim to hold its peers' tables although
+ * ftfw_in_sync() may say so: within the last peer_timeout_ms another
+ * node sent datagrams under our node id (see ftfw_input()), or a
+ * configured unicast peer that is not up (no datagram of it taken) sent
+ * datagrams from its address that did not authenticate (or were sealed
+ * while we have no keys): it is there but we cannot read it.  Writes the
+ * reason into why (len bytes) and returns true; false if none.
+ */
+bool ftfw_trouble(const struct ftfw *f, uint64_t now, char *why, size_t len);
 
 /* Number of entries waiting to be sent / awaiting acknowledgement. */
 size_t ftfw_queued(const struct ftfw *f);

@@ -800,6 +800,8 @@ static bool is_ready(const struct daemon *d, char *why, size_t len)
 {
 	bool alive = false;
 
+	if (ftfw_trouble(d->ftfw, now_ms(), why, len))
+		return false;
 	for (int i = 0; i < FTFW_MAX_PEERS; i++)
 		alive |= d->ftfw->peers[i].used && d->ftfw->peers[i].alive;
 	if (alive) {
@@ -846,10 +848,12 @@ static void do_status(struct daemon *d, struct ctl_client *c)
 	ctl_put_kv_str(&c->out, "daemon", "transport",
 		       d->conf.sync.transport == TRANSPORT_MULTICAST ? "multicast" : "udp");
 	{
-		char why[96];
+		char why[160];
+		bool ready = is_ready(d, why, sizeof(why));
 
-		ctl_put_kv_str(&c->out, "daemon", "ready",
-			       is_ready(d, why, sizeof(why)) ? "yes" : "no");
+		ctl_put_kv_str(&c->out, "daemon", "ready", ready ? "yes" : "no");
+		if (!ready)
+			ctl_put_kv_str(&c->out, "daemon", "not_ready", why);
 	}
 	ctl_put_kv_str(&c->out, "daemon", "role", role_name(d->role));
 	ctl_put_kv_str(&c->out, "daemon", "standby", d->hot ? "hot" : "cold");
@@ -922,6 +926,7 @@ static void do_stats(struct daemon *d, struct ctl_client *c)
 	kv(c, "malformed", "unknown_record", w->rx_unknown_record);
 	kv(c, "malformed", "unknown_attr", w->rx_unknown_attr);
 	kv(c, "malformed", "foreign", f->rx_foreign);
+	kv(c, "malformed", "node_clash", f->rx_node_clash);
 	kv(c, "auth", "no_tag", f->auth.rx_no_tag);
 	kv(c, "auth", "unexpected_tag", f->auth.rx_unexpected_tag);
 	kv(c, "auth", "bad_key", f->auth.rx_bad_key);
@@ -975,9 +980,14 @@ static void do_stats(struct daemon *d, struct ctl_client *c)
 		kv(c, sec, "resync_requested", s->resync_requested);
 		kv(c, sec, "resync_done", s->resync_done);
 		kv(c, sec, "resync_served", s->resync_served);
+		kv(c, sec, "resync_deferred", s->resync_deferred);
 		kv(c, sec, "swept", s->swept);
+		kv(c, sec, "bulk_refused", s->bulk_refused);
+		kv(c, sec, "auth_refused", s->auth_refused);
 		kv(c, sec, "restarts", s->restarts);
 		kv(c, sec, "cache_full", s->cache_full);
+		kv(c, sec, "rx_bad_seq", s->rx_bad_seq);
+		kv(c, sec, "desyncs", s->desyncs);
 	}
 }
 

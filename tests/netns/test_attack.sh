@@ -42,7 +42,15 @@
 #       sanitizer report);
 #   j.  the control experiment: both daemons restarted without keys, one
 #       forged datagram is applied (its 8 flows appear on fw2), so what
-#       kept the forgeries out before was the seal alone.
+#       kept the forgeries out before was the seal alone.  The datagram
+#       took the seq fw1 sends next, so fw2 is ahead of fw1's stream: it
+#       resyncs (desyncs) and the forged flows are swept within seconds;
+#   k.  careless configuration: fw2 restarted with fw1's node id: both
+#       log it, count it (malformed.node_clash) and `ctctl ready` fails
+#       naming the other node;
+#   l.  the two with different keys: fw2's `ctctl ready` fails with "do
+#       not authenticate" (and its log says so) instead of taking itself
+#       to be alone after peer_timeout.
 # Prints one line per check with its figures, and a table of the phases.
 #
 # Exit: 0 pass, 1 fail, 2 usage, 77 skip (not root, tools or binaries
@@ -549,19 +557,79 @@ got=$(nstatus fw2 .daemon.auth)
 [[ $got == off ]] || fail "$label: fw2's ctctl status shows auth '$got', want off"
 attack forge 1 && say "ctattack: $ATK_OUT"
 forged_in() { (($(cache_count "$NS_FW2" "$SOCK2" external) == EXPECT + 8)); }
+desyncs() { nstat fw2 '.peers[0].desyncs'; }
 if wait_until 10 forged_in; then
 	dump_flowset "$NS_FW2" "$SOCK2" external "$SETS/fw2.ext"
 	n=$(grep -c "src=$FORGED_SRC " "$SETS/fw2.ext")
-	if ((n == 8)); then
+	# The forged datagram takes the seq fw1 sends next; until fw1 has sent
+	# it, fw2 is ahead of fw1's stream and soon resyncs (see k0 below),
+	# which may already have swept the forged flows.
+	if ((n == 8 || (n == 0 && $(desyncs) >= 1))); then
 		ok "$label: fw2 (auth $got) applied the 8 flows of one forged datagram: the attacks above were refused for their seal"
-		REPORT+=("$(printf '%-44s %5s  %-22s %6s %8ss' "(j) no keys: the forged datagram applied" 1 "cache.external" "+$n" "$WAIT_ELAPSED")")
+		REPORT+=("$(printf '%-44s %5s  %-22s %6s %8ss' "(j) no keys: the forged datagram applied" 1 "cache.external" "+8" "$WAIT_ELAPSED")")
 	else
 		fail "$label: fw2 holds $n forged flows, want the 8 of the datagram"
 	fi
 else
 	fail "$label: fw2 without keys did not apply the forged datagram (external $(cache_count "$NS_FW2" "$SOCK2" external), want $((EXPECT + 8))): ctattack's forgeries prove nothing"
 fi
+# k0. It claimed a seq fw1 had not sent: fw2 finds itself out of step with
+# fw1's stream, tracks it again, and fw1's full table sweeps the forgery.
+back_in_step() {
+	(($(cache_count "$NS_FW2" "$SOCK2" external) == EXPECT && $(desyncs) >= 1))
+}
+if wait_until 10 back_in_step; then
+	ok "$label: fw2 found itself ahead of fw1's stream (desyncs $(desyncs)) and holds fw1's table without the forged flows again after $WAIT_ELAPSED s"
+else
+	fail "$label: fw2 did not resync with fw1 within 10 s (external $(cache_count "$NS_FW2" "$SOCK2" external), want $EXPECT; desyncs $(desyncs))"
+fi
 for n in fw1 fw2; do stop_clean "$n" "without keys"; done
+
+# ------------------------------------------------------------- k, l
+
+# logged NODE TEXT: NODE's log since its last start says TEXT.
+logged() {
+	awk -v t="$2" '/^==== start/ { f = 0 } index($0, t) { f = 1 } END { exit !f }' \
+		"${CTS_DLOG[$1]}"
+}
+
+# not_ready NODE TEXT: `ctctl ready` on NODE fails, saying TEXT.
+not_ready() {
+	local out
+	out=$(ctctl_in "$(ns_of "$1")" "$(sock_of "$1")" ready 2>&1) && return 1
+	[[ $out == *"$2"* ]]
+}
+
+label="(k) fw2 with fw1's node id"
+ctsyncd_config_at "$CTS_TMP/fw2.yaml" 1 192.0.2.6 192.0.2.5 || die "fw2's config"
+sed -i "s#$CTS_TMP/fw1.sock#$SOCK2#" "$CTS_TMP/fw2.yaml"	# its own socket
+start_ctsyncd fw1 "$NS_FW1" "$CTS_TMP/fw1.yaml"
+start_ctsyncd fw2 "$NS_FW2" "$CTS_TMP/fw2.yaml"
+if wait_until 15 not_ready fw2 "node id 1 is also used by 192.0.2.5" &&
+   wait_until 5 not_ready fw1 "node id 1 is also used by 192.0.2.2"; then
+	ok "$label: ctctl ready fails on both, naming the other node ($(nstat fw2 .malformed.node_clash) datagrams counted on fw2)"
+else
+	fail "$label: ctctl ready on fw2: '$(ctctl_in "$NS_FW2" "$SOCK2" ready 2>&1)'"
+fi
+for n in fw1 fw2; do
+	logged "$n" "sends under our node id 1" || fail "$label: no warning in $n's log"
+	stop_clean "$n" "$label"
+done
+
+label="(l) fw1 and fw2 with different keys"
+KF3=$(key_file_new fw2-other.key 1) || die "making a key file with ctsyncd --genkey"
+ctsyncd_config_at "$CTS_TMP/fw1.yaml" 1 192.0.2.1 192.0.2.2 key_file="$KF1" || die "fw1's config"
+ctsyncd_config_at "$CTS_TMP/fw2.yaml" 2 192.0.2.6 192.0.2.5 key_file="$KF3" || die "fw2's config"
+start_ctsyncd fw1 "$NS_FW1" "$CTS_TMP/fw1.yaml"
+start_ctsyncd fw2 "$NS_FW2" "$CTS_TMP/fw2.yaml"
+sleep 4		# past peer_timeout: before, fw2 then took itself to be alone
+if wait_until 10 not_ready fw2 "its datagrams do not authenticate (key mismatch?)"; then
+	ok "$label: fw2's ctctl ready fails: $(ctctl_in "$NS_FW2" "$SOCK2" ready 2>&1)"
+else
+	fail "$label: ctctl ready on fw2: '$(ctctl_in "$NS_FW2" "$SOCK2" ready 2>&1)'"
+fi
+logged fw2 "do not authenticate (key mismatch?)" || fail "$label: no warning in fw2's log"
+for n in fw1 fw2; do stop_clean "$n" "$label"; done
 kill_wait TERM 5 "$ATK_PID" || fail "ctattack did not exit on SIGTERM"
 grep '^ctattack: exit' "$ATK_LOG"
 

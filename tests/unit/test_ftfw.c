@@ -1069,6 +1069,323 @@ static void test_auth_mismatch(void **state)
 }
 
 
+/* ---- hostile and careless input ------------------------------------------ */
+
+/*
+ * Two nodes configured with the same node id (the example config copied
+ * to the second node unchanged) replicated nothing and said nothing: each
+ * dropped the other's stream as its own multicast echo.  Another epoch
+ * under our node id is another node: counted, reported by
+ * ftfw_trouble() (readiness), until it has been quiet for peer_timeout.
+ * Our real echo (same epoch) is still just an echo.
+ */
+static void test_node_id_clash(void **state)
+{
+	struct net w;
+	uint8_t buf[MTU];
+	char why[128] = "";
+	size_t len;
+	int dest;
+
+	net_init(&w, 2, 51);
+	ftfw_free(w.n[1].f);
+	w.n[1].f = mkftfw(w.n[1].internal, 1, 0x2222, 0);	/* node 0's id */
+	w.n[1].slot[0] = ftfw_add_peer(w.n[1].f, "node1");
+	add_flows(&w, 0, 0, 10, 3);
+	run(&w, 300);
+	assert_int_equal(cache_live(ext_of(&w, 0, 1)), 0);
+	for (int i = 0; i < 2; i++) {
+		assert_true(w.n[i].f->rx_node_clash > 0);
+		assert_int_equal(w.n[i].f->rx_own, 0);
+		assert_true(ftfw_trouble(w.n[i].f, w.now, why, sizeof(why)));
+	}
+	assert_non_null(strstr(why, "node id 1 is also used by node1"));
+	/* The other node goes away: trouble ends after peer_timeout. */
+	w.down[0] = true;
+	run(&w, 1100);
+	assert_false(ftfw_trouble(w.n[1].f, w.now, why, sizeof(why)));
+
+	/* A real echo: our own datagram back to us. */
+	net_free(&w);
+	net_init(&w, 2, 52);
+	len = ftfw_output(w.n[0].f, w.now, buf, sizeof(buf), &dest);
+	assert_true(len > 0);
+	ftfw_input(w.n[0].f, -1, "echo", buf, len, w.now);
+	assert_int_equal(w.n[0].f->rx_own, 1);
+	assert_int_equal(w.n[0].f->rx_node_clash, 0);
+	assert_false(ftfw_trouble(w.n[0].f, w.now, why, sizeof(why)));
+	net_free(&w);
+}
+
+/* Node 0's header, as node 1 would see it now, with seq and base moved. */
+static size_t forge_hdr(struct net *w, uint8_t type, uint32_t dseq, uint32_t dbase,
+			uint8_t *buf)
+{
+	const struct ftfw *f = w->n[0].f;
+	struct wire_hdr h = {
+		.version = WIRE_VERSION, .type = type, .length = WIRE_HDR_LEN,
+		.node_id = f->conf.node_id, .epoch = f->conf.epoch,
+		.seq = (uint32_t)f->next_seq + dseq,
+		.base = (uint32_t)f->next_seq + dbase,
+	};
+
+	wire_hdr_put(buf, &h);
+	return WIRE_HDR_LEN;
+}
+
+/*
+ * Without keys, one datagram with node 0's identity and a seq far ahead
+ * wedged node 1 until a restart: its expected went past anything node 0
+ * had sent, so node 0's real data was dropped as duplicates and node 0
+ * ignored node 1's STATUS (it acknowledged seqs never sent).  A jump past
+ * the window is now not believed, and a receiver out of step with the
+ * stream its peer's own headers describe starts again from the peer's
+ * base within a few heartbeats.
+ */
+static void test_forged_seq_jump(void **state)
+{
+	struct net w;
+	struct ftfw_peer *p;
+	uint8_t buf[MTU];
+	struct wire_hdr h;
+	size_t len;
+	int dest;
+
+	net_init(&w, 2, 53);
+	add_flows(&w, 0, 0, 300, 3);
+	converge(&w, 0, 1, 2000);
+	p = &w.n[1].f->peers[w.n[1].slot[0]];
+
+	/* 1. A DATA datagram of node 0, its seq (and base) moved by 2^30:
+	 * dropped, counted, nothing else changes. */
+	add_flows(&w, 0, 1000, 5, 3);
+	len = ftfw_output(w.n[0].f, w.now, buf, sizeof(buf), &dest);
+	assert_true(len > WIRE_HDR_LEN);
+	assert_int_equal(wire_hdr_get(buf, len, &h, &w.n[1].f->wire), 0);
+	h.seq += 1u << 30;
+	h.base += 1u << 30;
+	wire_hdr_put(buf, &h);
+	inject(&w, buf, len);
+	assert_int_equal(p->st.rx_bad_seq, 1);
+	assert_true(p->st.rx_lost < 100);
+	add_flows(&w, 0, 2000, 50, 3);
+	converge(&w, 0, 1, 1000);
+	assert_int_equal(cache_live(ext_of(&w, 0, 1)), 355);
+	assert_int_equal(p->st.desyncs, 0);
+
+	/* 2. A heartbeat within the window whose base voids 60000 seqs node 0
+	 * never sent: believed at first (it could be true), then contradicted
+	 * by every real datagram; replication resumes within a second. */
+	len = forge_hdr(&w, WIRE_HEARTBEAT, 60000, 60000, buf);
+	inject(&w, buf, len);
+	assert_true(p->rx.expected > w.n[0].f->next_seq);
+	add_flows(&w, 0, 3000, 50, 3);
+	del_flows(&w, 0, 0, 100);
+	converge(&w, 0, 1, 1000);
+	assert_int_equal(cache_live(ext_of(&w, 0, 1)), 305);
+	assert_int_equal(p->st.desyncs, 1);
+	add_flows(&w, 0, 4000, 10, 3);
+	converge(&w, 0, 1, 500);
+
+	/* 3. Reordering and duplicates alone never look out of step. */
+	w.reorder = 30;
+	w.dup = 30;
+	add_flows(&w, 0, 5000, 2000, 3);
+	run(&w, 300);
+	w.reorder = w.dup = 0;
+	converge(&w, 0, 1, 2000);
+	assert_int_equal(p->st.desyncs, 1);
+	assert_int_equal(p->st.rx_bad_seq, 1);
+	net_free(&w);
+}
+
+/*
+ * A 44-byte STATUS with the RESYNC flag, as node 1 would send node 0,
+ * asking for a table after `after` (relative to node 0's next seq).
+ */
+static void forge_resync(struct net *w, int64_t after)
+{
+	const struct ftfw *f0 = w->n[0].f, *f1 = w->n[1].f;
+	struct wire_status st = {
+		.node_id = f0->conf.node_id, .epoch = f0->conf.epoch,
+		.cum = (uint32_t)(f0->next_seq - 1),
+		.resync_after = (uint32_t)((int64_t)f0->next_seq + after),
+		.flags = WIRE_SF_RESYNC,
+	};
+	uint8_t buf[MTU];
+	struct wbuf b = { buf + WIRE_HDR_LEN, 0, sizeof(buf) - WIRE_HDR_LEN };
+	struct wire_hdr h = {
+		.version = WIRE_VERSION, .type = WIRE_STATUS,
+		.node_id = f1->conf.node_id, .epoch = f1->conf.epoch,
+		.seq = (uint32_t)f1->next_seq, .base = (uint32_t)f1->next_seq,
+	};
+
+	assert_int_equal(wire_put_status(&b, &st), 0);
+	h.length = (uint16_t)(WIRE_HDR_LEN + b.len);
+	assert_int_equal(h.length, 44);
+	wire_hdr_put(buf, &h);
+	ftfw_input(w->n[0].f, w->n[0].slot[1], "sim", buf, h.length, w->now);
+}
+
+/*
+ * Ten forged requests for the full table made the sender send ten.  One
+ * transfer under way, or served within peer_timeout, satisfies further
+ * requests; a request it cannot satisfy waits and is served once allowed
+ * (counted), never dropped.
+ */
+static void test_resync_rate_limit(void **state)
+{
+	struct net w;
+	struct ftfw_peer *p;
+	uint64_t bulks;
+
+	net_init(&w, 2, 54);
+	add_flows(&w, 0, 0, 3000, 3);
+	converge(&w, 0, 1, 2000);
+	p = &w.n[0].f->peers[w.n[0].slot[1]];
+	bulks = w.n[0].f->tx.bulks;
+
+	/* A burst, naming seqs never sent: one transfer. */
+	for (int i = 0; i < 10; i++)
+		forge_resync(&w, 1000);
+	converge(&w, 0, 1, 2000);
+	assert_int_equal(w.n[0].f->tx.bulks, bulks + 1);
+	assert_int_equal(p->st.resync_served, 1);
+
+	/* Spread over the transfer they start: the first is served, the
+	 * rest wait for one more transfer, peer_timeout later. */
+	run(&w, 1000);
+	bulks = w.n[0].f->tx.bulks;
+	for (int i = 0; i < 10; i++) {
+		forge_resync(&w, -1);
+		run(&w, 2);
+	}
+	assert_int_equal(w.n[0].f->tx.bulks, bulks + 1);
+	assert_true(p->st.resync_deferred >= 9);
+	run(&w, 1100);
+	assert_int_equal(w.n[0].f->tx.bulks, bulks + 2);
+	assert_false(w.n[0].f->resync_waiting);
+	converge(&w, 0, 1, 2000);
+
+	/* Long after: a real request is served at once. */
+	run(&w, 1100);
+	ftfw_request_resync(w.n[1].f, w.now);
+	run(&w, 20);
+	assert_int_equal(w.n[0].f->tx.bulks, bulks + 3);
+	converge(&w, 0, 1, 2000);
+	assert_int_equal(p->st.resync_served, 4);
+
+	/* A request that waits is satisfied by any transfer begun after it
+	 * (here one the operator starts): no other is sent for it. */
+	forge_resync(&w, -1);
+	assert_true(w.n[0].f->resync_waiting);
+	ftfw_start_bulk(w.n[0].f);
+	run(&w, 1100);
+	assert_int_equal(w.n[0].f->tx.bulks, bulks + 4);
+	assert_false(w.n[0].f->resync_waiting);
+	assert_int_equal(p->st.resync_served, 4);
+	converge(&w, 0, 1, 2000);
+	net_free(&w);
+}
+
+/*
+ * A forged BULK_END (an empty full table from node 0, unasked) wiped the
+ * external cache without a log line.  An unasked end of a transfer that
+ * refreshed nothing we hold is not believed; an empty table we asked
+ * for, and an unasked table with flows in it, still sweep (logged).
+ */
+static void test_forged_bulk_end(void **state)
+{
+	struct net w;
+	struct ftfw_peer *p;
+	struct ftfw *f0;
+	uint8_t buf[MTU];
+	struct wbuf b = { buf + WIRE_HDR_LEN, 0, sizeof(buf) - WIRE_HDR_LEN };
+	struct wire_hdr h = { .version = WIRE_VERSION, .type = WIRE_DATA };
+
+	net_init(&w, 2, 55);
+	f0 = w.n[0].f;
+	add_flows(&w, 0, 0, 300, 3);
+	converge(&w, 0, 1, 2000);
+	p = &w.n[1].f->peers[w.n[1].slot[0]];
+
+	/* Node 0's next seq, carrying only a BULK_END that begins there.
+	 * (Node 0 then skips that seq: without keys a forger that takes a
+	 * seq the sender will use costs that datagram.) */
+	h.node_id = f0->conf.node_id;
+	h.epoch = f0->conf.epoch;
+	h.seq = h.base = (uint32_t)f0->next_seq;
+	assert_int_equal(wire_put_bulk_end(&b, h.seq), 0);
+	h.length = (uint16_t)(WIRE_HDR_LEN + b.len);
+	wire_hdr_put(buf, &h);
+	inject(&w, buf, h.length);
+	w.n[0].f->next_seq++;
+	run(&w, 300);
+	assert_int_equal(cache_live(ext_of(&w, 0, 1)), 300);
+	assert_int_equal(p->st.swept, 0);
+	assert_int_equal(p->st.bulk_refused, 1);
+	converge(&w, 0, 1, 1000);
+
+	/* Node 0 forgets its table (not telling): an unasked table with
+	 * flows in it sweeps the rest. */
+	ftfw_reset_internal(f0);
+	add_flows(&w, 0, 1000, 100, 3);
+	ftfw_start_bulk(f0);
+	converge(&w, 0, 1, 2000);
+	assert_int_equal(cache_live(ext_of(&w, 0, 1)), 100);
+	assert_int_equal(p->st.swept, 300);
+
+	/* Node 0's table is really empty: asked for, the empty table
+	 * sweeps everything. */
+	ftfw_reset_internal(f0);
+	ftfw_request_resync(w.n[1].f, w.now);
+	converge(&w, 0, 1, 2000);
+	assert_int_equal(cache_live(ext_of(&w, 0, 1)), 0);
+	assert_int_equal(p->st.swept, 400);
+	assert_int_equal(p->st.bulk_refused, 1);
+	net_free(&w);
+}
+
+/*
+ * Nodes with different keys logged only "peer down", and the node without
+ * its peer's table answered ready once peer_timeout had passed (it took
+ * itself to be alone).  Datagrams from a configured peer's address that
+ * do not open mean the peer is there but unreadable: not ready, with the
+ * reason, until they stop for peer_timeout or the peer is readable.
+ */
+static void test_key_mismatch_not_ready(void **state)
+{
+	struct net w;
+	char why[128] = "";
+	struct ftfw_peer *p;
+
+	rings();
+	g_keys = &ring_a;
+	net_init(&w, 2, 56);
+	w.n[1].f->conf.keys = &ring_b;
+	add_flows(&w, 0, 0, 50, 3);
+	run(&w, 1500);
+	p = &w.n[1].f->peers[w.n[1].slot[0]];
+	assert_false(p->alive);
+	assert_true(p->st.auth_refused > 0);
+	assert_int_equal(cache_live(ext_of(&w, 0, 1)), 0);
+	assert_true(ftfw_trouble(w.n[1].f, w.now, why, sizeof(why)));
+	assert_string_equal(why, "peer node1: its datagrams do not authenticate (key mismatch?)");
+	assert_true(ftfw_trouble(w.n[0].f, w.now, why, sizeof(why)));
+	/* The keys agree again: readable, in sync, no trouble. */
+	w.n[1].f->conf.keys = &ring_a;
+	converge(&w, 0, 1, 3000);
+	assert_false(ftfw_trouble(w.n[1].f, w.now, why, sizeof(why)));
+	/* The peer gone for good: refusals stop, alone after peer_timeout. */
+	w.n[1].f->conf.keys = &ring_b;
+	run(&w, 100);
+	w.down[0] = true;
+	run(&w, 1100);
+	assert_false(ftfw_trouble(w.n[1].f, w.now, why, sizeof(why)));
+	net_free(&w);
+	g_keys = NULL;
+}
+
 /* ---- filling datagrams -------------------------------------------------- */
 
 /* Does node 1 hold flow i of node 0? */
@@ -1350,6 +1667,11 @@ int main(void)
 		cmocka_unit_test(test_auth_mismatch),
 		cmocka_unit_test(test_auth_foreign_node),
 		cmocka_unit_test(test_external_reports),
+		cmocka_unit_test(test_node_id_clash),
+		cmocka_unit_test(test_forged_seq_jump),
+		cmocka_unit_test(test_resync_rate_limit),
+		cmocka_unit_test(test_forged_bulk_end),
+		cmocka_unit_test(test_key_mismatch_not_ready),
 		cmocka_unit_test(test_fill_trickle),
 		cmocka_unit_test(test_fill_stream),
 		cmocka_unit_test(test_fill_lossy),
