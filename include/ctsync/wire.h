@@ -125,6 +125,9 @@ enum wire_atype {
 
 #define WIRE_STATUS_FIXED	20
 #define WIRE_SF_RESYNC		0x0001	/* STATUS flag: full table wanted */
+#define WIRE_SF_SACK		0x0002	/* STATUS flag: the ranges are every
+					 * seq missing after cum up to the
+					 * last one: the others are held */
 #define WIRE_MAX_RANGES		64
 
 /* Serial-number arithmetic (RFC 1982 style) across the 2^32 wrap. */

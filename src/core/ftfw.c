@@ -426,12 +426,14 @@ static void rx_data(struct ftfw *f, struct ftfw_peer *p, const struct wire_hdr *
 	const uint8_t *q = payload;
 	size_t left = plen;
 	struct wire_rec r;
+	bool gap;
 
 	if (s < rx->expected || rx_has(rx, s)) {
 		p->st.rx_dup++;
 		schedule_status(rx, now + f->conf.ack_ms);
 		return;
 	}
+	gap = s > rx->highest;
 	while (wire_rec_next(&q, &left, &r, &f->wire) > 0) {
 		switch (r.rtype) {
 		case WIRE_R_FLOW:
@@ -450,8 +452,11 @@ static void rx_data(struct ftfw *f, struct ftfw_peer *p, const struct wire_hdr *
 		rx->highest = s + 1;
 	p->st.rx_datagrams++;
 	rx_settle(f, p, now);
-	if (rx->expected < rx->highest)
-		schedule_status(rx, now);	/* a hole: NACK it now */
+	/* A new hole: NACK it now.  Holes already asked for are asked
+	 * again at the STATUS pace (build_status()), not with every
+	 * datagram that arrives while they are open. */
+	if (gap)
+		schedule_status(rx, now);
 	else if (++rx->unacked >= ACK_EVERY)
 		schedule_status(rx, now);
 	else
@@ -492,6 +497,19 @@ static bool min_acked(const struct ftfw *f, uint64_t *min)
 	return any;
 }
 
+/* Take n off the unacked list: every peer we wait for holds it.  A
+ * tombstone no longer queued is freed. */
+static void ua_release(struct ftfw *f, struct txnode *n)
+{
+	list_del(&n->ua);
+	if (n != &f->bulk_end) {
+		struct cache_entry *e = txnode_entry(n);
+
+		if ((e->flags & CE_DEAD) && !list_linked(&n->q))
+			cache_del(f->internal, e);
+	}
+}
+
 /* Release what every peer we wait for has acknowledged. */
 static void pop_acked(struct ftfw *f)
 {
@@ -504,14 +522,8 @@ static void pop_acked(struct ftfw *f)
 
 		if (n->seq > min)
 			break;
-		list_del(&n->ua);
 		f->popped_to = n->seq;
-		if (n != &f->bulk_end) {
-			struct cache_entry *e = txnode_entry(n);
-
-			if ((e->flags & CE_DEAD) && !list_linked(&n->q))
-				cache_del(f->internal, e);
-		}
+		ua_release(f, n);
 	}
 }
 
@@ -522,18 +534,41 @@ static uint64_t tx_base(const struct ftfw *f)
 	return container_of(f->unacked.next, struct txnode, ua)->seq;
 }
 
-/* Put the unacknowledged nodes sent in [first, last] back in front. */
-static void requeue_range(struct ftfw *f, uint64_t first, uint64_t last)
+/*
+ * Answer NACKs: put the unacknowledged nodes sent under the seqs of
+ * r[0..nr) (inclusive, ascending, not overlapping) back in front of the
+ * send queue, oldest first, in one walk of the unacked list (seq order)
+ * that stops after the last range.  A range whose nodes went out again
+ * already finds nothing.
+ * held: the peer holds every seq between cum and the last range that no
+ * range names (WIRE_SF_SACK) and is the only peer we wait for: those
+ * nodes are released now, so base moves past every hole already
+ * repaired and the receiver voids them all with our next datagram,
+ * instead of one round trip per hole as cum climbs.  BULK_END stays
+ * until cum passes it (a bulk entry sent again before then must be
+ * followed by BULK_END again, see build_data()).
+ * Returns the nodes put back.
+ */
+static size_t requeue_ranges(struct ftfw *f, uint64_t (*r)[2], unsigned nr,
+			     uint64_t cum, bool held)
 {
-	struct list *pos = &f->txq, *l;
+	struct list *pos = &f->txq, *l, *next;
+	size_t n_put = 0;
+	unsigned i = 0;
 
-	for (l = f->unacked.next; l != &f->unacked; l = l->next) {
+	for (l = f->unacked.next; l != &f->unacked; l = next) {
 		struct txnode *n = container_of(l, struct txnode, ua);
 
-		if (n->seq > last)
+		next = l->next;
+		while (i < nr && n->seq > r[i][1])
+			i++;
+		if (i == nr)
 			break;
-		if (n->seq < first)
+		if (n->seq < r[i][0]) {
+			if (held && n->seq > cum && n != &f->bulk_end)
+				ua_release(f, n);
 			continue;
+		}
 		/* Queued already (changed since it was sent): it may sit
 		 * behind data the window holds back; repairs go first. */
 		if (list_linked(&n->q))
@@ -543,7 +578,21 @@ static void requeue_range(struct ftfw *f, uint64_t first, uint64_t last)
 		list_add_after(pos, &n->q);
 		pos = &n->q;
 		f->tx.retransmitted++;
+		n_put++;
 	}
+	return n_put;
+}
+
+/* Is p the only peer whose acknowledgements we wait for? */
+static bool only_peer(const struct ftfw *f, const struct ftfw_peer *p)
+{
+	for (int i = 0; i < FTFW_MAX_PEERS; i++) {
+		const struct ftfw_peer *q = &f->peers[i];
+
+		if (q != p && q->used && q->alive && q->acked_valid)
+			return false;
+	}
+	return p->alive && p->acked_valid;
 }
 
 /* Is a full-table transfer under way: its end not yet sent, or not yet
@@ -617,7 +666,9 @@ static void resync_request(struct ftfw *f, struct ftfw_peer *p, uint64_t after,
 static void tx_status(struct ftfw *f, struct ftfw_peer *p, const struct wire_status *st,
 		      uint64_t now)
 {
-	uint64_t ref = f->next_seq - 1, cum;
+	uint64_t ref = f->next_seq - 1, cum, r[WIRE_MAX_RANGES][2];
+	unsigned nr = 0;
+	bool held;
 
 	if (st->epoch != f->conf.epoch)
 		return;		/* about an earlier life of ours */
@@ -629,15 +680,28 @@ static void tx_status(struct ftfw *f, struct ftfw_peer *p, const struct wire_sta
 		p->acked = cum;
 		p->acked_valid = true;
 	}
+	/* Only ranges in order, after cum and within what we sent, tell
+	 * what lies between them. */
+	held = (st->flags & WIRE_SF_SACK) && only_peer(f, p);
 	for (unsigned i = 0; i < st->nranges; i++) {
 		uint64_t a = seq_extend(ref, st->ranges[i].first);
 		uint64_t b = seq_extend(ref, st->ranges[i].last);
 
-		if (a > ref || b < a)
+		if (a > ref || b < a || a <= cum || (nr && a <= r[nr - 1][1])) {
+			held = false;
 			continue;
+		}
 		p->st.nack_rcvd++;
-		requeue_range(f, a, b);
+		r[nr][0] = a;
+		r[nr][1] = min_u64(b, ref);
+		nr++;
 	}
+	/* Nothing to send again, nothing queued: what it asks for went out
+	 * again and was lost, or it has not heard base move past them.  A
+	 * heartbeat now tells it our seq and base, so it asks for the
+	 * repair at its new seq. */
+	if (!requeue_ranges(f, r, nr, cum, held) && nr && list_empty(&f->txq))
+		f->beat_due = true;
 	/* A transfer that began after the seq it names will do; one already
 	 * under way usually does, so repeated requests cost nothing.  It
 	 * cannot have heard of seqs we never sent. */
@@ -1089,7 +1153,8 @@ static size_t build_status(struct ftfw *f, struct ftfw_peer *p, uint64_t now,
 		.node_id = p->node_id, .epoch = rx->epoch,
 		.cum = (uint32_t)(rx->expected - 1),
 		.resync_after = rx->want_table ? (uint32_t)rx->want_after : 0,
-		.flags = rx->want_table ? WIRE_SF_RESYNC : 0,
+		/* the ranges are every hole from expected on, oldest first */
+		.flags = (rx->want_table ? WIRE_SF_RESYNC : 0) | WIRE_SF_SACK,
 	};
 	struct wbuf w = { buf + WIRE_HDR_LEN, 0, cap - WIRE_HDR_LEN };
 	struct wire_hdr h = {
@@ -1302,6 +1367,7 @@ static size_t build_heartbeat(struct ftfw *f, uint8_t *buf, int *dest)
 
 	wire_hdr_put(buf, &h);
 	*dest = FTFW_DEST_ALL;
+	f->beat_due = false;
 	f->tx.heartbeats++;
 	return WIRE_HDR_LEN;
 }
@@ -1360,7 +1426,7 @@ size_t ftfw_output(struct ftfw *f, uint64_t now, uint8_t *buf, size_t cap, int *
 			n = build_data(f, buf, cap);
 		}
 	}
-	if (!n && now - f->last_tx >= f->conf.heartbeat_ms)
+	if (!n && (f->beat_due || now - f->last_tx >= f->conf.heartbeat_ms))
 		n = build_heartbeat(f, buf, dest);
 	return sent(f, now, buf, n, cap);
 }
@@ -1380,7 +1446,7 @@ uint64_t ftfw_next_deadline(const struct ftfw *f, uint64_t now)
 {
 	uint64_t d = f->last_tx + f->conf.heartbeat_ms;
 
-	if (may_send(f, window_open(f)) && !holding(f))
+	if ((may_send(f, window_open(f)) && !holding(f)) || f->beat_due)
 		return now;
 	if (f->resync_waiting && !bulk_under_way(f))
 		d = min_u64(d, f->resync_at + f->conf.peer_timeout_ms);

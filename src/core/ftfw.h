@@ -205,6 +205,7 @@ struct ftfw {
 	bool     resync_waiting;	/* a peer's request waits (deferred) */
 	uint64_t last_tx;		/* time of the last datagram we sent */
 	bool     hold;			/* ftfw_hold(): more changes coming */
+	bool     beat_due;		/* a NACK found nothing to send again */
 	uint64_t stream_start;		/* our first seq */
 	uint64_t popped_to;		/* highest seq released from unacked */
 	uint8_t  gen;			/* reconcile generation */

@@ -44,6 +44,11 @@
 # "ack_ms: 5" to compare with a setting's default),
 # BENCH_SET="section.key: value; ..." (any of ctsyncd's settings, e.g.
 # "kernel.collect_us: 0"),
+# BENCH_LOSS=PCT (1-99: in each burst pair, once it is up, nftables on
+# fw1 drops PCT % of the UDP datagrams leaving its sync0 for port 3780,
+# at random (numgen), for ctsyncd's and conntrackd's pair alike; the
+# report adds the bytes of each direction; the ceiling and commit phases,
+# which do not use the link, are skipped; BENCH_SETTLE_S defaults to 60),
 # BENCH_STANDBY=hot (ctsyncd's receiver a hot standby: it writes every
 # flow into its own kernel as it arrives; what that costs the backup.
 # Both nodes start as backups, as neither holds the announced address),
@@ -81,7 +86,11 @@ for n in "${NS_LIST[@]}"; do
 done
 [[ -n $OUT ]] && OUT=$(realpath -m "$OUT")
 
-SETTLE_S=${BENCH_SETTLE_S:-30}
+LOSS=${BENCH_LOSS:-}
+if [[ -n $LOSS ]]; then
+	[[ $LOSS =~ ^[1-9][0-9]?$ ]] || { echo "bench.sh: BENCH_LOSS is 1..99, not '$LOSS'" >&2; exit 2; }
+fi
+SETTLE_S=${BENCH_SETTLE_S:-$([[ -n $LOSS ]] && echo 60 || echo 30)}
 LAG_RATE=${BENCH_LAG_RATE:-50000}
 LAG_SECS=${BENCH_LAG_SECS:-4}
 ((QUICK)) && LAG_SECS=${BENCH_LAG_SECS:-2}
@@ -376,6 +385,24 @@ proc_rss() { awk '$1 == "VmRSS:" { print $2 }' "/proc/$1/status" 2>/dev/null || 
 
 link_tx() { nsx "$1" cat /sys/class/net/sync0/statistics/tx_bytes 2>/dev/null || echo 0; }
 
+# link_loss NS PCT: drop PCT % of the sync datagrams (UDP to port 3780,
+# both daemons' port) leaving NS through sync0, each at random; counted.
+link_loss() {
+	nsx "$1" nft -f - <<EOF
+table inet bench_loss {
+	counter dropped { }
+	chain output {
+		type filter hook output priority -300; policy accept;
+		oifname "sync0" meta l4proto udp udp dport 3780 numgen random mod 100 < $2 counter name "dropped" drop
+	}
+}
+EOF
+}
+link_dropped() {
+	nsx "$1" nft -j list counter inet bench_loss dropped 2>/dev/null |
+		jq -r '.nftables[] | select(.counter) | .counter.packets' 2>/dev/null
+}
+
 # ------------------------------------------------------- daemon configs
 
 # ctsyncd: the defaults, with only the addresses and the control socket
@@ -525,7 +552,8 @@ declare -A S=()
 snap() {
 	S[$1.cpu1]=$(proc_cpu "$PID1") S[$1.cpu2]=$(proc_cpu "$PID2")
 	S[$1.rss1]=$(proc_rss "$PID1") S[$1.rss2]=$(proc_rss "$PID2")
-	S[$1.tx]=$(($(link_tx "$NS1") + $(link_tx "$NS2")))
+	S[$1.tx1]=$(link_tx "$NS1") S[$1.tx2]=$(link_tx "$NS2")
+	S[$1.tx]=$((S[$1.tx1] + S[$1.tx2]))
 }
 
 # ---------------------------------------------------------------- results
@@ -570,6 +598,10 @@ burst() {
 	busy_check "$d N=$n start"
 	say "[$d N=$n] pair up"
 	pair_up "$d" "b" "$n" || { note "$d N=$n: pair did not start"; pair_down; return 1; }
+	if [[ -n $LOSS ]]; then
+		link_loss "$NS1" "$LOSS" || { note "$d N=$n: loss rule failed"; pair_down; return 1; }
+		say "[$d N=$n] dropping $LOSS % of fw1's sync datagrams"
+	fi
 	snap idle
 	R[rss_idle1|$n|$d]=${S[idle.rss1]} R[rss_idle2|$n|$d]=${S[idle.rss2]}
 	sampler_start "$BURST_SAMPLE_MS" $((SETTLE_S + 600)) burst || { pair_down; return 1; }
@@ -601,6 +633,16 @@ burst() {
 	R[rss1|$n|$d]=$(calc "(${S[full.rss1]} - ${R[rss_idle1|$n|$d]}) * 1024 / $n")
 	R[rss2|$n|$d]=$(calc "(${S[full.rss2]} - ${R[rss_idle2|$n|$d]}) * 1024 / $n")
 	R[bytes|$n|$d]=$(calc "(${S[full.tx]} - ${S[idle.tx]}) / $n")
+	R[bytes1|$n|$d]=$(calc "(${S[full.tx1]} - ${S[idle.tx1]}) / $n")
+	R[bytes2|$n|$d]=$(calc "(${S[full.tx2]} - ${S[idle.tx2]}) / $n")
+	if [[ -n $LOSS ]]; then
+		R[dropped|$n|$d]=$(link_dropped "$NS1")
+		say "[$d N=$n] link per flow: fw1→fw2 ${R[bytes1|$n|$d]} B, fw2→fw1 ${R[bytes2|$n|$d]} B;" \
+			"fw1's datagrams dropped: ${R[dropped|$n|$d]}"
+		busy_check "$d N=$n end"
+		pair_down
+		return 0
+	fi
 	say "[$d N=$n] per flow: cpu ${R[cpu1|$n|$d]}/${R[cpu2|$n|$d]} us," \
 		"rss ${R[rss1|$n|$d]}/${R[rss2|$n|$d]} B (sender/receiver), link ${R[bytes|$n|$d]} B"
 
@@ -712,7 +754,7 @@ GIT_REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo "?")
 [[ -n $(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null) ]] && GIT_REV="$GIT_REV (+ uncommitted changes)"
 
 say "bench: N = ${NS_LIST[*]}, prefix $CTS_P, $(nproc) CPUs, kernel $(uname -r)"
-for n in "${NS_LIST[@]}"; do
+[[ -n $LOSS ]] || for n in "${NS_LIST[@]}"; do
 	ceiling "$n"
 	R[ceiling0|$n|-]=$CEIL
 	say "ceiling without any event listener, N=$n: ${R[ceiling0|$n|-]}/s"
@@ -786,6 +828,7 @@ report() {
 	echo "Kernel create ceiling with no event listener on the host (ctgen, fresh namespace):" \
 		"$(for n in "${NS_LIST[@]}"; do printf '%s %s/s; ' "$(kn "$n")" "$(fmt int "${R[ceiling0|$n|-]-}")"; done)"
 	echo
+	[[ -n $LOSS ]] && echo "Loss: $LOSS % of the sync datagrams leaving fw1 dropped (nftables numgen) once each pair was up; ceiling and commit not measured." && echo
 	echo "Ratio = ctsyncd / conntrackd. (↓) lower is better, (↑) higher is better."
 	echo
 	echo "| figure | N | ctsyncd | conntrackd | ratio |"
@@ -805,6 +848,9 @@ report() {
 		row "CPU per replicated flow, sender (µs) (↓)" "$n" cpu1 f2
 		row "CPU per replicated flow, receiver (µs) (↓)" "$n" cpu2 f2
 		row "sync-link bytes per flow, both directions (↓)" "$n" bytes f1
+		row "sync-link bytes per flow, fw1 → fw2 (data) (↓)" "$n" bytes1 f1
+		row "sync-link bytes per flow, fw2 → fw1 (acks, NACKs) (↓)" "$n" bytes2 f1
+		[[ -n $LOSS ]] && row "fw1's sync datagrams dropped (loss $LOSS %)" "$n" dropped int
 	done
 	# resolution: the coarser sampling interval, plus ctgen's exit
 	local lres=0 d

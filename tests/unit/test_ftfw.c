@@ -47,6 +47,9 @@ struct net {
 	uint64_t now;
 	uint64_t rng;
 	unsigned loss;		/* percent, per datagram */
+	int loss_from;		/* > 0: only node loss_from - 1's datagrams */
+	bool no_sack;		/* STATUS lose WIRE_SF_SACK (an older peer) */
+	bool drop_data;		/* node 0's DATA is lost */
 	unsigned dup;		/* percent */
 	unsigned reorder;	/* percent delayed by up to 20 ms */
 	bool down[MAXN];	/* node crashed: sends and receives nothing */
@@ -137,7 +140,8 @@ static void enqueue(struct net *w, int from, int to, const uint8_t *buf, size_t 
 		w->rec[w->nrec].len = len;
 		memcpy(w->rec[w->nrec++].buf, buf, len);
 	}
-	if (w->cut || w->down[to] || rnd(w) % 100 < w->loss)
+	if (w->cut || w->down[to] || (w->drop_data && from == 0 && buf[1] == WIRE_DATA) ||
+	    ((!w->loss_from || w->loss_from == from + 1) && rnd(w) % 100 < w->loss))
 		return;
 	if (w->reorder && rnd(w) % 100 < w->reorder)
 		delay += rnd(w) % 20;
@@ -178,6 +182,10 @@ static void step(struct net *w)
 			struct node *dst = &w->n[cp.to];
 
 			w->q[k] = w->q[--w->nq];
+			/* flags: the low byte of the payload's u16 at 18 */
+			if (w->no_sack && !g_keys && cp.buf[1] == WIRE_STATUS &&
+			    cp.len >= WIRE_HDR_LEN + WIRE_STATUS_FIXED)
+				cp.buf[WIRE_HDR_LEN + 19] &= (uint8_t)~WIRE_SF_SACK;
 			if (!w->down[cp.to]) {
 				ftfw_input(dst->f, dst->slot[cp.from], "sim", cp.buf, cp.len, w->now);
 				w->delivered++;
@@ -1635,6 +1643,135 @@ static void test_busy_heartbeats(void **state)
 	net_free(&w);
 }
 
+/*
+ * A 100,000-flow burst through a link that drops pct % of what node 0
+ * sends (node 1's acknowledgements all arrive, as in the netns bench):
+ * node 1 must hold the whole table within a bound of simulated time set
+ * by the loss-free burst plus some round trips, and the NACK traffic
+ * must stay a small fraction of the data.  Cheap checks while it runs
+ * (counts); the full comparison once at the end.
+ */
+struct burst_fig {
+	uint64_t ms;			/* until node 1 holds everything */
+	uint64_t status_bytes;		/* node 1's STATUS, headers included */
+	uint64_t status;
+	uint64_t datagrams;		/* node 0's DATA */
+	uint64_t retransmitted;
+};
+
+static struct burst_fig burst(uint64_t seed, unsigned pct, uint32_t n, uint64_t limit_ms,
+			      bool no_sack)
+{
+	struct burst_fig fig = { 0 };
+	struct net w;
+	uint64_t t0, st0, b0, d0, r0;
+
+	net_init(&w, 2, seed);
+	converge(&w, 0, 1, 1000);
+	w.loss = pct;
+	w.loss_from = 1;		/* node 0's datagrams only */
+	w.no_sack = no_sack;
+	st0 = w.n[1].f->tx.status;
+	b0 = w.n[1].f->tx.bytes;
+	d0 = w.n[0].f->tx.datagrams;
+	r0 = w.n[0].f->tx.retransmitted;
+	for (uint32_t i = 0; i < n; i++) {
+		struct flow f;
+
+		/* mkflow's keys repeat past 60,000: one port each here */
+		mkflow(&f, i, 3);
+		f.key.orig.src.v4 = htonl(0xc6120000u + (i >> 16));
+		f.key.orig.sport = (uint16_t)i;
+		flow_tuple_invert(&f.key, &f.reply);
+		assert_int_equal(ftfw_local_update(w.n[0].f, &f, false), 0);
+	}
+	assert_int_equal(cache_live(w.n[0].internal), n);
+	t0 = w.now;
+	while (w.now - t0 < limit_ms) {
+		step(&w);
+		if (cache_live(ext_of(&w, 0, 1)) == n && ftfw_in_sync(w.n[1].f))
+			break;
+	}
+	fig.ms = w.now - t0;
+	fig.status = w.n[1].f->tx.status - st0;
+	/* node 1 sends nothing but STATUS and the odd heartbeat */
+	fig.status_bytes = w.n[1].f->tx.bytes - b0;
+	fig.datagrams = w.n[0].f->tx.datagrams - d0;
+	fig.retransmitted = w.n[0].f->tx.retransmitted - r0;
+	print_message("burst %" PRIu32 " flows, loss %u %%: %" PRIu64 " ms, %" PRIu64 " DATA, %"
+		      PRIu64 " records re-sent, %" PRIu64 " STATUS (%" PRIu64 " bytes)\n",
+		      n, pct, fig.ms, fig.datagrams, fig.retransmitted, fig.status,
+		      fig.status_bytes);
+	if (fig.ms < limit_ms) {
+		w.loss = 0;
+		converge(&w, 0, 1, 1000);
+		assert_true(replica_equal(&w, 0, 1));
+	}
+	net_free(&w);
+	return fig;
+}
+
+static void burst_loss(unsigned pct)
+{
+	enum { N = 100000 };
+	struct burst_fig clean = burst(61, 0, N, 5000, false);
+	struct burst_fig lossy = burst(62, pct, N, 5000, false);
+	/* One round trip of the simulated link: 1 ms each way plus a step. */
+	const uint64_t rtt = 3;
+
+	assert_true(clean.ms < 5000);
+	/* What is lost is sent again, so about 1 / (1 - loss) of the
+	 * loss-free time, plus a few round trips for the last repairs. */
+	assert_true(lossy.ms <= clean.ms * 100 / (100 - pct) + 30 * rtt);
+	/* Each record is re-sent about as often as it is lost. */
+	assert_true(lossy.retransmitted <= (uint64_t)N * pct / (100 - pct) * 3 / 2);
+	/* NACKs: a few bytes per lost datagram, not a STATUS per datagram
+	 * repeating every hole. */
+	assert_true(lossy.status_bytes <= lossy.datagrams * 8);
+}
+
+static void test_burst_loss_20(void **state)	{ burst_loss(20); }
+static void test_burst_loss_40(void **state)	{ burst_loss(40); }
+
+/* A receiver that does not say its ranges are complete (an older one)
+ * gets everything too, the sender relying on cum alone. */
+static void test_burst_loss_no_sack(void **state)
+{
+	struct burst_fig fig = burst(63, 20, 20000, 30000, true);
+
+	assert_true(fig.ms < 30000);
+}
+
+/*
+ * The last repair of a burst is lost and nothing follows it: the
+ * receiver's NACK of the old seq finds nothing to send again, and the
+ * heartbeat that answers it reveals the repair's seq, so the receiver
+ * asks for it in a few round trips rather than after heartbeat_ms.
+ */
+static void test_tail_repair_lost(void **state)
+{
+	struct net w;
+	uint64_t t0, r0;
+
+	net_init(&w, 2, 64);
+	converge(&w, 0, 1, 1000);
+	r0 = w.n[0].f->tx.retransmitted;
+	w.drop_data = true;
+	add_flows(&w, 0, 0, 200, 3);
+	/* The data is lost; a heartbeat reveals it, the receiver NACKs it
+	 * and the repair is lost too. */
+	while (w.n[0].f->tx.retransmitted == r0 && w.now < 5000)
+		step(&w);
+	assert_true(w.n[0].f->tx.retransmitted > r0);
+	w.drop_data = false;
+	t0 = w.now;
+	converge(&w, 0, 1, 1000);
+	print_message("lost repair recovered in %" PRIu64 " ms (heartbeat 100 ms)\n",
+		      w.now - t0);
+	assert_true(w.now - t0 < 50);
+	net_free(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1676,6 +1813,10 @@ int main(void)
 		cmocka_unit_test(test_fill_stream),
 		cmocka_unit_test(test_fill_lossy),
 		cmocka_unit_test(test_busy_heartbeats),
+		cmocka_unit_test(test_burst_loss_20),
+		cmocka_unit_test(test_burst_loss_40),
+		cmocka_unit_test(test_burst_loss_no_sack),
+		cmocka_unit_test(test_tail_repair_lost),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
