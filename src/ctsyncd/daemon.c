@@ -132,6 +132,7 @@ struct daemon {
 	 * during which events are lost again is followed by another. */
 	uint64_t reread_since;
 	bool long_work;			/* keepalive() ran since the last turn */
+	bool events_off;		/* nf_conntrack_events seen at 0 */
 	ev_signal sig_int, sig_term, sig_hup;
 	uint64_t started;
 	struct kstats ks;
@@ -164,6 +165,22 @@ static uint64_t now_us(void)
 static uint64_t now_ms(void)
 {
 	return now_us() / 1000;
+}
+
+/* net.netfilter.nf_conntrack_events in our namespace (0: no events at
+ * all, 1: for every flow, 2: only for flows created while someone
+ * listens), or -1 when it cannot be read. */
+static int conntrack_events(void)
+{
+	FILE *f = fopen("/proc/sys/net/netfilter/nf_conntrack_events", "r");
+	int v = -1;
+
+	if (!f)
+		return -1;
+	if (fscanf(f, "%d", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
 }
 
 /* ---- kernel ------------------------------------------------------------- */
@@ -719,14 +736,27 @@ static void long_work_done(struct daemon *d)
 		;	/* bounded: the peers may keep sending */
 }
 
-/* One round: every configured address once. */
-static void announce_round(struct daemon *d)
+/* One round: every configured address once.  Returns the number that
+ * could not be sent, and names the first of them in why (if given). */
+static size_t announce_round(struct daemon *d, char *why, size_t len)
 {
-	for (size_t i = 0; i < d->conf.failover.nannounce; i++)
-		if (garp_send(d->garp_fd, &d->conf.failover.announce[i]) == 0)
+	size_t failed = 0;
+
+	for (size_t i = 0; i < d->conf.failover.nannounce; i++) {
+		const struct announce *a = &d->conf.failover.announce[i];
+		char addr[INET6_ADDRSTRLEN];
+
+		if (garp_send(d->garp_fd, a) == 0) {
 			d->announced++;
+		} else if (failed++ == 0 && why) {
+			inet_ntop(a->family, &a->addr, addr, sizeof(addr));
+			snprintf(why, len, "announcing %s on %s: %s", addr,
+				 a->ifname, strerror(errno));
+		}
+	}
 	d->announce_left--;
 	d->announce_at = now_ms() + d->conf.failover.interval_ms;
+	return failed;
 }
 
 /* Tell systemd we live, when due.  Also called between the batches of a
@@ -751,7 +781,7 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	uint64_t now = now_ms();
 
 	if (d->announce_left && d->announce_at <= now)
-		announce_round(d);
+		announce_round(d, NULL, 0);
 	if (d->m.sweep_at && d->m.sweep_at <= now) {
 		d->m.sweep_due = true;
 		d->m.sweep_at = now + MIRROR_SWEEP_MS;
@@ -796,10 +826,27 @@ static void peer_section(const struct ftfw_peer *p, char *sec, size_t len)
  * that has heard no peer for peer_timeout since it started is alone and
  * has nothing to wait for.
  */
-static bool is_ready(const struct daemon *d, char *why, size_t len)
+static bool is_ready(struct daemon *d, char *why, size_t len)
 {
 	bool alive = false;
+	int ev = conntrack_events();
 
+	if (ev == 0) {
+		d->events_off = true;
+		snprintf(why, len, "net.netfilter.nf_conntrack_events is 0: the "
+			 "kernel reports no changes to replicate (set it to 1)");
+		return false;
+	}
+	if (d->events_off) {
+		/* Turned on again: what changed meanwhile is only learned
+		 * by reading the table. */
+		d->events_off = false;
+		log_info("net.netfilter.nf_conntrack_events is %d again: "
+			 "re-reading the table", ev);
+		if (!d->reread_since)
+			d->reread_since = now_ms();
+		arm_timer(d);
+	}
 	if (ftfw_trouble(d->ftfw, now_ms(), why, len))
 		return false;
 	for (int i = 0; i < FTFW_MAX_PEERS; i++)
@@ -1073,13 +1120,12 @@ static const struct flow *commit_next(void *arg, bool *del)
 /* flags: KERNEL_REFRESH, entries already there take the replica's state.
  * missing: only the flows the internal cache (just re-read from the
  * kernel) does not hold. */
-static void do_commit(struct daemon *d, struct ctl_client *c, unsigned flags,
-		      bool missing)
+static int do_commit(struct daemon *d, struct ctl_client *c, unsigned flags,
+		     bool missing, char *msg, size_t msglen)
 {
 	struct commit_iter it = { .skip = missing ? d->internal : NULL, .d = d };
 	struct commit_result r = { 0 };
 	uint64_t t0 = now_us(), usec;
-	char msg[256];
 	bool quiet;
 	int rc = 0;
 
@@ -1088,8 +1134,8 @@ static void do_commit(struct daemon *d, struct ctl_client *c, unsigned flags,
 			rc = cache_foreach(d->ftfw->peers[i].rx.ext, collect_one, &it);
 	if (rc < 0) {
 		free(it.v);
-		ctl_put_done(&c->out, -ENOMEM, "out of memory");
-		return;
+		snprintf(msg, msglen, "commit: out of memory");
+		return -ENOMEM;
 	}
 	/* A large commit (most of the table to be) runs without the events
 	 * its creates would cause: building them was a fifth of its time.
@@ -1118,11 +1164,11 @@ static void do_commit(struct daemon *d, struct ctl_client *c, unsigned flags,
 		errno = err;
 	}
 	if (rc < 0) {
-		snprintf(msg, sizeof(msg), "commit failed: %s", strerror(errno));
+		rc = -errno;
+		snprintf(msg, msglen, "commit failed: %s", strerror(-rc));
 		free(it.v);
 		log_warnx("%s", msg);
-		ctl_put_done(&c->out, -errno, msg);
-		return;
+		return rc;
 	}
 	free(it.v);
 	if (r.events_lost)
@@ -1141,7 +1187,7 @@ static void do_commit(struct daemon *d, struct ctl_client *c, unsigned flags,
 	if (r.failed || r.update_failed)
 		ctl_put_kv_str(&c->out, "commit", "first_error", r.first_failed[0] ?
 			       r.first_failed : strerror(r.first_error));
-	snprintf(msg, sizeof(msg), "committed %" PRIu64 " flows in %.1f ms "
+	snprintf(msg, msglen, "committed %" PRIu64 " flows in %.1f ms "
 		 "(created %" PRIu64 ", already present %" PRIu64 " and updated %" PRIu64
 		 ", failed %" PRIu64 ")",
 		 r.created + r.exists + r.failed, (double)usec / 1000, r.created, r.exists,
@@ -1150,7 +1196,7 @@ static void do_commit(struct daemon *d, struct ctl_client *c, unsigned flags,
 	if (r.failed || r.update_failed)
 		log_warnx("commit: first failure: %s: %s", r.first_failed,
 			  strerror(r.first_error));
-	ctl_put_done(&c->out, 0, msg);
+	return 0;
 }
 
 /*
@@ -1168,6 +1214,8 @@ static void do_commit(struct daemon *d, struct ctl_client *c, unsigned flags,
 static void do_master(struct daemon *d, struct ctl_client *c)
 {
 	bool hot = hot_backup(d);
+	char msg[512];
+	int rc;
 
 	log_info("becoming master%s", hot ? " (hot standby: the kernel holds "
 		 "the peers' flows already)" : "");
@@ -1176,13 +1224,26 @@ static void do_master(struct daemon *d, struct ctl_client *c)
 	d->m.sweep_due = false;
 	if (hot)
 		reconcile(d);
-	do_commit(d, c, hot ? 0 : KERNEL_REFRESH, hot);
+	rc = do_commit(d, c, hot ? 0 : KERNEL_REFRESH, hot, msg, sizeof(msg));
 	if (d->conf.failover.nannounce && d->conf.failover.count) {
+		char why[160];
+		size_t failed, l;
+
 		d->announce_left = (int)d->conf.failover.count;
-		announce_round(d);
+		if ((failed = announce_round(d, why, sizeof(why)))) {
+			/* The state is in the kernel, but neighbours may keep
+			 * sending to the old master: the operator must know. */
+			l = strlen(msg);
+			snprintf(msg + l, sizeof(msg) - l, "; %zu of %zu "
+				 "announcements failed, first %s", failed,
+				 d->conf.failover.nannounce, why);
+			if (rc == 0)
+				rc = -ENXIO;
+		}
 	}
 	ftfw_request_resync(d->ftfw, now_ms());
 	ftfw_start_bulk(d->ftfw);
+	ctl_put_done(&c->out, rc, msg);
 	flush_output(d);
 }
 
@@ -1232,9 +1293,13 @@ static void handle(void *arg, struct ctl_client *c, const struct ctl_frame *req)
 		}
 		do_dump(d, c, which);
 		break;
-	case CTL_REQ_COMMIT:
-		do_commit(d, c, KERNEL_REFRESH, false);
+	case CTL_REQ_COMMIT: {
+		char cmsg[256];
+		int rc = do_commit(d, c, KERNEL_REFRESH, false, cmsg, sizeof(cmsg));
+
+		ctl_put_done(&c->out, rc, cmsg);
 		return;
+	}
 	case CTL_REQ_FLUSH:
 		if (which == CTL_CACHE_EXTERNAL) {
 			ftfw_flush_external(d->ftfw);
@@ -1563,16 +1628,16 @@ static uint32_t random_u32(void)
 
 static void warn_sysctl(void)
 {
-	FILE *f = fopen("/proc/sys/net/netfilter/nf_conntrack_events", "r");
-	int v = -1;
+	int v = conntrack_events();
 
-	if (!f)
-		return;
-	if (fscanf(f, "%d", &v) == 1 && v != 1)
+	if (v == 0)
+		log_warnx("net.netfilter.nf_conntrack_events is 0: the kernel "
+			  "reports no conntrack events, so no change is replicated "
+			  "and this node is not ready; set it to 1");
+	else if (v > 1)
 		log_warnx("net.netfilter.nf_conntrack_events is %d: flows that "
 			  "existed before ctsyncd started send no further events; "
 			  "set it to 1", v);
-	fclose(f);
 }
 
 /* Sealing counters never repeat across lives of one node id and epoch:

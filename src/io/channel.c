@@ -121,7 +121,10 @@ struct channel *channel_open(const struct config *c)
 		log_warn("sync socket");
 		goto fail;
 	}
-	setsockopt(ch->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* A group is shared; a unicast address is not: a second daemon
+	 * bound to it would take the peer's datagrams from the first. */
+	if (c->sync.transport == TRANSPORT_MULTICAST)
+		setsockopt(ch->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	set_buf(ch->fd, SO_SNDBUF, SO_SNDBUFFORCE, c->sync.sndbuf, "sndbuf");
 	set_buf(ch->fd, SO_RCVBUF, SO_RCVBUFFORCE, c->sync.rcvbuf, "rcvbuf");
 	if (c->sync.interface[0] && !(ifindex = if_nametoindex(c->sync.interface))) {
@@ -144,7 +147,12 @@ struct channel *channel_open(const struct config *c)
 		char a[INET6_ADDRSTRLEN];
 
 		channel_addr_str(&bind_to, a, sizeof(a));
-		log_warn("sync socket: bind %s port %u", a, c->sync.port);
+		if (errno == EADDRINUSE)
+			log_warnx("sync socket: %s port %u is in use: another ctsyncd "
+				  "(or another program) syncs from it; each instance "
+				  "needs its own sync.local or sync.port", a, c->sync.port);
+		else
+			log_warn("sync socket: bind %s port %u", a, c->sync.port);
 		goto fail;
 	}
 	if (c->sync.transport == TRANSPORT_MULTICAST && join_group(ch, c, ifindex) < 0)

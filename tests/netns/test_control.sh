@@ -35,6 +35,12 @@
 #      lines in 2 s, ctctl status still gets an answer (idle clients are
 #      closed to make room), and once the idle clients go it answers;
 #      control.accept_errors and control.evicted count it;
+#   9. (then) careless operators: `ctctl master` exits 1 and names the
+#      interface when an announce interface has gone (0 while it was
+#      there); with net.netfilter.nf_conntrack_events at 0 `ctctl ready`
+#      exits 1 and says why, and is ready again once it is 1; a second
+#      ctsyncd with the same sync address and port (another control
+#      socket) refuses to start and says the address is in use;
 #   8. (then) three clients pipelining dump requests of 20,000 flows and
 #      one pipelining stats, none reading its replies: ctsyncd's VmRSS
 #      grows less than 48 MiB, ctctl dump internal gets all flows and
@@ -119,6 +125,8 @@ ns_add "$NS" || die "creating namespace $NS"
 # sync.local must be an address here; the peer is one nobody listens on
 # (the datagrams to it meet a closed port: a peer that is down).
 ip -n "$NS" addr add 192.0.2.1/30 dev lo || die "address on lo in $NS"
+# An interface to announce on (section 9 takes it away).
+veth ann0 "$NS" ann1 "$NS" || die "veth ann0 in $NS"
 {
 	echo "node_id: 1"
 	echo "sync:"
@@ -132,6 +140,8 @@ ip -n "$NS" addr add 192.0.2.1/30 dev lo || die "address on lo in $NS"
 	echo "  socket: $SOCK"
 	echo "  group: $CTL_GROUP"
 	echo "  mode: 0660"
+	echo "failover:"
+	echo "  announce: [\"ann0 198.51.100.1\"]"
 	echo "log:"
 	echo "  level: ${CTS_LOG_LEVEL:-info}"
 } >"$CONF"
@@ -627,6 +637,44 @@ wait_until 10 no_clients || fail "ctsyncd still holds $(accepted) control connec
 wait_until 10 serving >/dev/null || fail "ctsyncd does not answer after the flood clients went$(serving)"
 unsent=$(stat_ctl unsent_bytes)
 ((unsent == 0)) || fail "control.unsent_bytes is $unsent with no client left, want 0"
+
+# ------------------------------------------------ 9. careless operators
+
+out=$(ctctl_in "$NS" "$SOCK" master 2>&1) && ok "ctctl master with ann0 there: exit 0: $out" ||
+	fail "ctctl master with ann0 there: exit $?: $(brief "$out")"
+ip -n "$NS" link del ann0 || fail "setup: deleting ann0"
+out=$(ctctl_in "$NS" "$SOCK" master 2>&1); rc=$?
+if ((rc == 1)) && [[ $out == *"announcements failed"*"ann0"* ]]; then
+	ok "ctctl master with ann0 gone: exit 1: $out"
+else
+	fail "ctctl master with ann0 gone: exit $rc: $(brief "$out")"
+fi
+
+nsctl "$NS" net.netfilter.nf_conntrack_events=0 || fail "setup: nf_conntrack_events=0"
+out=$(ctctl_in "$NS" "$SOCK" ready 2>&1); rc=$?
+if ((rc != 0)) && [[ $out == *"nf_conntrack_events is 0"* ]]; then
+	ok "ctctl ready with nf_conntrack_events 0: exit $rc: $out"
+else
+	fail "ctctl ready with nf_conntrack_events 0: exit $rc: $(brief "$out")"
+fi
+nsctl "$NS" net.netfilter.nf_conntrack_events=1 || fail "setup: nf_conntrack_events=1"
+ctl_ready() { ctctl_in "$NS" "$SOCK" ready >/dev/null 2>&1; }
+if wait_until 5 ctl_ready; then
+	ok "ready again with nf_conntrack_events 1"
+else
+	fail "not ready with nf_conntrack_events back at 1: $(brief "$(ctctl_in "$NS" "$SOCK" ready 2>&1)")"
+fi
+grep -q "nf_conntrack_events is 1 again: re-reading the table" "${CTS_DLOG[ctl]}" ||
+	fail "no re-reading of the table logged after nf_conntrack_events came back"
+
+sed -e "s|socket: $SOCK|socket: $CTS_TMP/second.sock|" -e "/^failover:/,+1d" "$CONF" >"$CTS_TMP/second.yaml"
+out=$(timeout 10 ip netns exec "$NS" "$CTSYNCD" -c "$CTS_TMP/second.yaml" 2>&1); rc=$?
+if ((rc != 0 && rc != 124)) && [[ $out == *"192.0.2.1 port 3780 is in use"* ]]; then
+	ok "a second ctsyncd on the same sync address: exit $rc: $(grep 'in use' <<<"$out")"
+else
+	fail "a second ctsyncd on the same sync address: exit $rc (124: it ran): $(brief "$out")"
+fi
+ctsyncd_up || fail "the first ctsyncd stopped answering after the second one's attempt"
 
 # --------------------------------------------------- 4. nothing there
 
