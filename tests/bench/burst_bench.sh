@@ -102,7 +102,8 @@ awk -F'\t' '
 	}' "$TSV"
 echo
 awk -F'\t' '$4 == "link" { printf "ctsyncd N=%s rep %s: peer taken for down %s times, longest send gap fw1 %s ms, fw2 %s ms\n", $2, $3, $5, $6, $7 }
-	$4 == "commit" { printf "ctsyncd N=%s rep %s: commit of the whole table on fw2 %s s\n", $2, $3, $6 }' "$TSV"
+	$4 == "commit" { printf "ctsyncd N=%s rep %s: commit of the whole table on fw2 %s s\n", $2, $3, $6 }
+	$4 == "standby" { printf "ctsyncd N=%s rep %s: fw2 as hot standby wrote the whole table again in %s s\n", $2, $3, $6 }' "$TSV"
 echo
 ((rc == 0)) && echo "ctsyncd missed nothing in any phase" || echo "ctsyncd missed flows or a check failed (see above)"
 exit "$rc"

@@ -13,7 +13,10 @@
 #   updates: N flows, every one with the phase's mark;
 #   deletes: none.
 # Between creates and updates, ctsyncd's fw2 commits its whole external
-# cache into its kernel (`ctctl commit`, then re-reads its table).  In
+# cache into its kernel (`ctctl commit`, then re-reads its table), then
+# becomes a hot-standby backup (`ctctl backup`: every flow written into
+# its kernel again, in steps; the updates and deletes that follow are
+# written there too as they arrive).  In
 # none of it may either daemon take the other for down, and neither may
 # be silent on the sync link (sync.tx_gap_max_ms, over the whole
 # repetition) for longer than -g MS (default 500: two heartbeats; CI's
@@ -239,7 +242,7 @@ compare_sets() {
 
 # commit_phase REP: fw2 commits its external cache (ctsyncd only).
 commit_phase() {
-	local rep=$1 t0 t1 out downs gap before
+	local rep=$1 t0 t1 out before written0
 	[[ $DAEMON == ctsyncd ]] || return 0
 	before=$(nsx "$NS2" conntrack -C)
 	t0=$(cts_now_us)
@@ -248,12 +251,26 @@ commit_phase() {
 	say "rep $rep: fw2: $out"
 	(($(nsx "$NS2" conntrack -C) >= before + N)) ||
 		fail "rep $rep: fw2's kernel holds $(($(nsx "$NS2" conntrack -C) - before)) of $N after its commit"
+	step_report commit "$rep" "$t0" "$t1"
+
+	# Hot standby: every flow written again (refreshed), in steps.
+	written0=$(stat_of "$NS2" "$SOCK2" .standby.written)
+	t0=$(cts_now_us)
+	out=$(ctctl_in "$NS2" "$SOCK2" backup 2>&1) || fail "rep $rep: ctctl backup on fw2: $out"
+	standby_done() { (($(stat_of "$NS2" "$SOCK2" .standby.written) >= written0 + N)); }
+	wait_until "$SETTLE_S" standby_done ||
+		fail "rep $rep: fw2 wrote $(($(stat_of "$NS2" "$SOCK2" .standby.written) - written0)) of $N as a hot standby"
+	step_report standby "$rep" "$t0" "$(cts_now_us)"
+}
+
+# step_report NAME REP T0 T1: a step of fw2's (commit, standby) and its time.
+step_report() {
 	local line
-	line=$(printf '%-10s %3s  %-8s %11s %9s' "$DAEMON" "$rep" commit - "$(fmt_us $((t1 - t0)))")
-	[[ -n ${CTS_RESULTS:-} ]] && printf '%s\t%s\t%s\tcommit\t-\t%s\n' "$DAEMON" "$N" "$rep" \
-		"$(fmt_us $((t1 - t0)))" >>"$CTS_RESULTS"
+	line=$(printf '%-10s %3s  %-8s %11s %9s' "$DAEMON" "$2" "$1" - "$(fmt_us $(($4 - $3)))")
 	REPORT+=("$line")
 	say "$line"
+	[[ -n ${CTS_RESULTS:-} ]] && printf '%s\t%s\t%s\t%s\t-\t%s\n' "$DAEMON" "$N" "$2" "$1" \
+		"$(fmt_us $(($4 - $3)))" >>"$CTS_RESULTS"
 }
 
 # link_check REP: over the whole repetition, no peer taken for down and
