@@ -462,12 +462,7 @@ pair_up() {
 		start_bg "$NS1" "$DIR/ctsyncd1.out" "$CTSYNCD" -c "$CONF1"; PID1=$BG_PID
 		CTS_DLOG[$tag-fw1]=$DIR/ctsyncd1.out CTS_DLOG[$tag-fw2]=$DIR/ctsyncd2.out
 	else
-		cd_sizing "$n"
-		for i in 1 2; do conntrackd_conf "$DIR/conntrackd$i.conf" "$i" "$DIR"; done
-		CONF1=$DIR/conntrackd1.conf CONF2=$DIR/conntrackd2.conf
-		SOCK1=$DIR/conntrackd1.ctl SOCK2=$DIR/conntrackd2.ctl
-		start_bg "$NS2" "$DIR/conntrackd2.out" conntrackd -C "$CONF2"; PID2=$BG_PID
-		start_bg "$NS1" "$DIR/conntrackd1.out" conntrackd -C "$CONF1"; PID1=$BG_PID
+		conntrackd_pair "$DIR" "$n" "$NS1" "$NS2"
 		CTS_DLOG[$tag-fw1]=$DIR/conntrackd1.log CTS_DLOG[$tag-fw2]=$DIR/conntrackd2.log
 	fi
 	wait_until 15 pair_ready || { warn "$d pair did not come up"; return 1; }

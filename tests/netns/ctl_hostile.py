@@ -44,15 +44,10 @@ def hold(conns):
 def main():
     mode, path = sys.argv[1], sys.argv[2]
     conns = []
-    if mode == "fill":
-        while True:
-            s = connect_nb(path)
-            if s is None:
-                break
-            conns.append(s)
-        print(len(conns), flush=True)
-    elif mode == "idle":
-        for _ in range(int(sys.argv[3])):
+    if mode in ("fill", "idle"):
+        # fill: until the backlog refuses; idle: that many at most
+        limit = int(sys.argv[3]) if mode == "idle" else None
+        while limit is None or len(conns) < limit:
             s = connect_nb(path)
             if s is None:
                 break

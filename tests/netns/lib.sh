@@ -997,6 +997,19 @@ ${ignore%$'\n'}
 EOF
 }
 
+# conntrackd_pair DIR N NS1 NS2: a conntrackd pair sized for N (fw2's
+# first), configs, sockets and logs in DIR.  Sets CONF1 CONF2 SOCK1 SOCK2
+# PID1 PID2.
+conntrackd_pair() {
+	local dir=$1 n=$2 i
+	cd_sizing "$n"
+	for i in 1 2; do conntrackd_conf "$dir/conntrackd$i.conf" "$i" "$dir"; done
+	CONF1=$dir/conntrackd1.conf CONF2=$dir/conntrackd2.conf
+	SOCK1=$dir/conntrackd1.ctl SOCK2=$dir/conntrackd2.ctl
+	start_bg "$4" "$dir/conntrackd2.out" conntrackd -C "$CONF2"; PID2=$BG_PID
+	start_bg "$3" "$dir/conntrackd1.out" conntrackd -C "$CONF1"; PID1=$BG_PID
+}
+
 # keepalived_setup_bin: a root-owned 0755 directory, $CTS_TMP/ka-bin, with
 # copies of scripts/ctsync-keepalived and ctctl (keepalived's script
 # security refuses scripts in, or under, directories others may write).

@@ -133,12 +133,7 @@ pair_start() {
 		start_ctsyncd fw2 "$NS2" "$CONF2"; PID2=${CTS_DPID[fw2]}
 		start_ctsyncd fw1 "$NS1" "$CONF1"; PID1=${CTS_DPID[fw1]}
 	else
-		cd_sizing "$N"
-		for i in 1 2; do conntrackd_conf "$CTS_TMP/conntrackd$i.conf" "$i" "$CTS_TMP"; done
-		CONF1=$CTS_TMP/conntrackd1.conf CONF2=$CTS_TMP/conntrackd2.conf
-		SOCK1=$CTS_TMP/conntrackd1.ctl SOCK2=$CTS_TMP/conntrackd2.ctl
-		start_bg "$NS2" "$CTS_TMP/conntrackd2.out" conntrackd -C "$CONF2"; PID2=$BG_PID
-		start_bg "$NS1" "$CTS_TMP/conntrackd1.out" conntrackd -C "$CONF1"; PID1=$BG_PID
+		conntrackd_pair "$CTS_TMP" "$N" "$NS1" "$NS2"
 	fi
 	wait_until 20 pair_ready
 }
