@@ -241,7 +241,7 @@ commit_phase() {
 	[[ $DAEMON == ctsyncd ]] || return 0
 	before=$(nsx "$NS2" conntrack -C)
 	t0=$(cts_now_us)
-	out=$(ctctl_in "$NS2" "$SOCK2" commit 2>&1) || fail "rep $rep: ctctl commit on fw2: $out"
+	out=$(ctctl_in "$NS2" "$SOCK2" -t 600 commit 2>&1) || fail "rep $rep: ctctl commit on fw2: $out"
 	t1=$(cts_now_us)
 	say "rep $rep: fw2: $out"
 	(($(nsx "$NS2" conntrack -C) >= before + N)) ||
