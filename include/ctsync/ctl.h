@@ -8,7 +8,9 @@
  *
  * A client sends one request frame; the daemon answers with zero or more
  * item frames and exactly one CTL_DONE frame, then waits for the next
- * request on the same connection.
+ * request on the same connection.  Requests that change state (commit,
+ * flush, resync, bulk, master, backup) arriving while a commit runs are
+ * answered after it, in the order they came; the others at once.
  *
  * Errors: a len field out of range answers DONE -EPROTO and the daemon
  * closes the connection (the stream cannot be resynchronised).  A request
@@ -45,6 +47,11 @@ enum ctl_rep {
 	CTL_REP_KV	= 100,	/* a named value, see below */
 	CTL_REP_FLOW	= 101,	/* body: u32 origin node id, then one wire
 				 * FLOW record (ctsync/wire.h) */
+	CTL_REP_PROGRESS = 102,	/* body: u64 done, u64 total.  Sent every
+				 * few seconds while a long request (a
+				 * commit) is under way, so that a client
+				 * can tell it from a daemon that hangs;
+				 * clients may ignore it */
 	CTL_REP_DONE	= 199,	/* body: i32 status (0 ok, else -errno),
 				 * then an optional NUL-terminated message */
 };

@@ -60,6 +60,22 @@ struct commit_stats {
 	uint64_t runs, created, exists, failed, last_usec;
 };
 
+/* A commit under way (commit_start()): written in slices. */
+struct commit_job {
+	struct daemon *d;
+	struct client *cl;		/* waits for the answer; NULL: gone */
+	bool master;			/* then announce and resync */
+	bool quiet;			/* kernel events paused */
+	unsigned flags;			/* KERNEL_REFRESH */
+	int err;			/* collecting failed: end with it */
+	struct cache_entry **v;
+	size_t n, cap, i;
+	uint64_t gone;			/* left the external caches meanwhile */
+	uint64_t slice_end;		/* us */
+	uint64_t t0, progress_at;	/* us, ms */
+	struct commit_result r;		/* the slices so far */
+};
+
 /* What keepalived (through ctctl) last told us, or, before that, what the
  * VIPs said at start-up (initial_role()); none without either. */
 enum role { ROLE_NONE, ROLE_MASTER, ROLE_BACKUP };
@@ -137,6 +153,8 @@ struct daemon {
 	uint64_t started;
 	struct kstats ks;
 	struct commit_stats cs;
+	struct commit_job *job;		/* the commit under way, or NULL */
+	struct list parked;		/* clients whose request waits for it */
 	enum role role;
 	bool hot;			/* failover.standby: hot */
 	struct mirror m;
@@ -152,7 +170,18 @@ struct client {
 	ev_io io;
 	struct ctl_client *c;
 	struct daemon *d;
+	/* A request that waits for the commit under way (park()): its
+	 * type and body (at most one byte: ctl_req_body_len()). */
+	struct list parked;
+	uint16_t req;
+	uint8_t body;
+	uint8_t blen;
 };
+
+static void client_kick(struct client *cl);
+static void commit_step(struct daemon *d);
+static void unpark(struct daemon *d);
+static size_t announce_master(struct daemon *d, char *why, size_t len);
 
 static uint64_t now_us(void)
 {
@@ -529,7 +558,8 @@ static void kernel_read(struct daemon *d)
 	} else {
 		if (ev & KERNEL_LOST)
 			events_lost(d, "kernel event buffer overrun");
-		if (d->reread_since && (!(ev & KERNEL_MORE) ||
+		/* (not while a commit writes: it re-reads when done) */
+		if (d->reread_since && !d->job && (!(ev & KERNEL_MORE) ||
 		    now_ms() - d->reread_since >= REREAD_MAX_WAIT_MS))
 			reconcile(d);
 	}
@@ -603,7 +633,7 @@ static void arm_timer(struct daemon *d)
 		at = d->watchdog_at;
 	if (d->m.sweep_at && d->m.sweep_at < at)
 		at = d->m.sweep_at;
-	if (mirror_pending(d) || d->reread_since)
+	if (mirror_pending(d) || d->reread_since || d->job)
 		at = now;
 
 	ev_timer_stop(d->loop, &d->timer);
@@ -787,6 +817,8 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		d->m.sweep_at = now + MIRROR_SWEEP_MS;
 	}
 	mirror_flush(d);
+	if (d->job)
+		commit_step(d);
 	if (d->reread_since)
 		kernel_read(d);
 	watchdog_feed(d);
@@ -986,6 +1018,7 @@ static void do_stats(struct daemon *d, struct ctl_client *c)
 	kv(c, "commit", "exists", d->cs.exists);
 	kv(c, "commit", "failed", d->cs.failed);
 	kv(c, "commit", "last_usec", d->cs.last_usec);
+	kv(c, "commit", "pending", d->job ? d->job->n - d->job->i : 0);
 	kv(c, "commit", "announced", d->announced);
 	kv(c, "standby", "flushes", d->m.flushes);
 	kv(c, "standby", "written", d->m.written);
@@ -1074,163 +1107,239 @@ static void do_dump(struct daemon *d, struct ctl_client *c, int which)
 	}
 }
 
-/* Commit walks a snapshot of entry pointers (the kernel wants pull). */
-struct commit_iter {
-	struct cache_entry **v;
-	size_t n, cap, i;
-	const struct cache *skip;	/* flows live here are in the kernel */
-	struct daemon *d;
-};
+/* ---- commit ------------------------------------------------------------- */
+
+/*
+ * A commit writes a snapshot of the external caches (entry pointers: the
+ * kernel wants pull) in slices of COMMIT_SLICE_MS, one a turn of the
+ * loop, so that between them the peers' datagrams are taken and answered
+ * (ACKs, NACKs, heartbeats), the control socket is served and the
+ * watchdog fed: at millions of flows a commit takes tens of seconds.
+ * Requests that change state wait for its end (park()).
+ *
+ * The loop may change the external caches meanwhile.  An entry is written
+ * only if it still is its flow's entry, with its state as of then; one
+ * freed meanwhile is skipped (counted gone), one reused for another flow
+ * writes that flow, which is live.  The memory stays valid: entries go
+ * back to their cache's slabs, which only a flush of the external cache
+ * (a parked request) or the exit releases.
+ */
+#define COMMIT_SLICE_MS		50
+#define COMMIT_PROGRESS_MS	5000	/* CTL_REP_PROGRESS to the client */
+
 
 static int collect_one(struct cache_entry *e, void *arg)
 {
-	struct commit_iter *it = arg;
+	struct commit_job *j = arg;
 	const struct cache_entry *o;
+	const struct cache *skip = j->flags & KERNEL_REFRESH ? NULL : j->d->internal;
 
 	if (e->flags & CE_DEAD)
 		return 0;
-	if (it->skip && (o = cache_find(it->skip, &e->flow.key)) && !(o->flags & CE_DEAD))
+	if (skip && (o = cache_find(skip, &e->flow.key)) && !(o->flags & CE_DEAD))
 		return 0;
-	if (it->n == it->cap) {
-		size_t cap = it->cap ? it->cap * 2 : 4096;
-		struct cache_entry **v = realloc(it->v, cap * sizeof(*v));
+	if (j->n == j->cap) {
+		size_t cap = j->cap ? j->cap * 2 : 4096;
+		struct cache_entry **v = realloc(j->v, cap * sizeof(*v));
 
 		if (!v)
 			return -1;
-		it->v = v;
-		it->cap = cap;
+		j->v = v;
+		j->cap = cap;
 	}
-	it->v[it->n++] = e;
+	j->v[j->n++] = e;
 	return 0;
 }
 
 static const struct flow *commit_next(void *arg, bool *del)
 {
-	struct commit_iter *it = arg;
+	struct commit_job *j = arg;
 
-	if ((it->i & 1023) == 1023)
-		keepalive(it->d);
-	return it->i < it->n ? &it->v[it->i++]->flow : NULL;
+	while (j->i < j->n) {
+		struct cache_entry *e = j->v[j->i];
+
+		if ((j->i & 255) == 0 && now_us() >= j->slice_end)
+			return NULL;	/* the rest in the next slice */
+		j->i++;
+		if (!(e->flags & CE_DEAD) && find_external(j->d, &e->flow.key) == e)
+			return &e->flow;
+		j->gone++;
+	}
+	return NULL;
+}
+
+static void commit_add(struct commit_result *sum, const struct commit_result *r)
+{
+	sum->created += r->created;
+	sum->exists += r->exists;
+	sum->updated += r->updated;
+	sum->update_failed += r->update_failed;
+	sum->failed += r->failed;
+	sum->events_lost |= r->events_lost;
+	if (!sum->first_error && r->first_error) {
+		sum->first_error = r->first_error;
+		memcpy(sum->first_failed, r->first_failed, sizeof(sum->first_failed));
+	}
 }
 
 /* Commits at least this large, and of at least as many flows as the
- * table holds already, run with kernel events paused (do_commit()). */
+ * table holds already, run with kernel events paused (commit_start()). */
 #define COMMIT_QUIET_MIN	4096
 
-/* flags: KERNEL_REFRESH, entries already there take the replica's state.
- * missing: only the flows the internal cache (just re-read from the
- * kernel) does not hold. */
-static int do_commit(struct daemon *d, struct ctl_client *c, unsigned flags,
-		     bool missing, char *msg, size_t msglen)
+/*
+ * Commit the external caches into the kernel for cl (NULL: nobody
+ * waits), over the next turns of the loop; cl is answered at the end.
+ * flags: KERNEL_REFRESH, entries already there take the replica's state;
+ * without it only the flows the internal cache (just re-read from the
+ * kernel) does not hold.  master: become master once written (do_master()).
+ */
+static void commit_start(struct daemon *d, struct client *cl, unsigned flags, bool master)
 {
-	struct commit_iter it = { .skip = missing ? d->internal : NULL, .d = d };
-	struct commit_result r = { 0 };
-	uint64_t t0 = now_us(), usec;
-	bool quiet;
+	struct commit_job *j = calloc(1, sizeof(*j));
 	int rc = 0;
 
+	if (!j) {
+		/* Without memory for a job, nothing can wait for one: the
+		 * client learns at once; a new master still announces. */
+		log_warnx("commit: out of memory");
+		if (master)
+			announce_master(d, NULL, 0);
+		if (cl)
+			ctl_put_done(&cl->c->out, -ENOMEM, "commit: out of memory");
+		return;
+	}
+	j->d = d;
+	j->cl = cl;
+	j->master = master;
+	j->flags = flags;
+	j->t0 = now_us();
+	j->progress_at = now_ms() + COMMIT_PROGRESS_MS;
 	for (int i = 0; i < FTFW_MAX_PEERS && rc == 0; i++)
 		if (d->ftfw->peers[i].used)
-			rc = cache_foreach(d->ftfw->peers[i].rx.ext, collect_one, &it);
+			rc = cache_foreach(d->ftfw->peers[i].rx.ext, collect_one, j);
 	if (rc < 0) {
-		free(it.v);
-		snprintf(msg, msglen, "commit: out of memory");
-		return -ENOMEM;
+		j->err = -ENOMEM;
+		j->n = 0;
 	}
 	/* A large commit (most of the table to be) runs without the events
 	 * its creates would cause: building them was a fifth of its time.
 	 * A dump afterwards, cheaper than reading a million events, takes
 	 * the flows in as ours, and with them whatever traffic did
-	 * meanwhile.  It runs at the next turn of the loop, after the
-	 * answer has gone out (and a new master's announcements): the flows
-	 * are in the kernel already. */
-	quiet = it.n >= COMMIT_QUIET_MIN && it.n >= cache_live(d->internal);
-	if (quiet && kernel_listen(d->k, false) < 0) {
+	 * meanwhile. */
+	j->quiet = j->n >= COMMIT_QUIET_MIN && j->n >= cache_live(d->internal);
+	if (j->quiet && kernel_listen(d->k, false) < 0) {
 		log_warn("commit: pausing kernel events");
-		quiet = false;
+		j->quiet = false;
 	}
-	rc = kernel_commit(d->k, commit_next, &it, d->conf.kernel.commit_batch,
-			   flags, quiet ? NULL : on_flow, d, &r);
-	usec = now_us() - t0;
-	if (quiet) {
-		int err = errno;
+	if (cl)
+		cl->c->waiting = true;
+	d->job = j;
+	arm_timer(d);
+}
 
+/* Tell the client how far the commit got, so that its deadline measures
+ * silence, not the length of the work. */
+static void commit_progress(struct commit_job *j)
+{
+	uint64_t body[2] = { j->i, j->n };
+
+	if (!j->cl || now_ms() < j->progress_at)
+		return;
+	j->progress_at = now_ms() + COMMIT_PROGRESS_MS;
+	ctl_put_frame(&j->cl->c->out, CTL_REP_PROGRESS, body, sizeof(body));
+	client_kick(j->cl);
+}
+
+static void commit_end(struct daemon *d, int err);
+
+/* One slice of the commit under way. */
+static void commit_step(struct daemon *d)
+{
+	struct commit_job *j = d->job;
+	struct commit_result r;
+
+	if (j->err) {
+		commit_end(d, j->err);
+		return;
+	}
+	j->slice_end = now_us() + COMMIT_SLICE_MS * 1000;
+	if (kernel_commit(d->k, commit_next, j, d->conf.kernel.commit_batch, j->flags,
+			  j->quiet ? NULL : on_flow, d, &r) < 0) {
+		commit_end(d, -errno);
+		return;
+	}
+	commit_add(&j->r, &r);
+	if (j->i == j->n)
+		commit_end(d, 0);
+	else
+		commit_progress(j);
+}
+
+static void commit_report(struct daemon *d, struct commit_job *j, uint64_t usec,
+			  char *msg, size_t len)
+{
+	const struct commit_result *r = &j->r;
+	struct ctl_client *c = j->cl ? j->cl->c : NULL;
+
+	d->cs.runs++;
+	d->cs.created += r->created;
+	d->cs.exists += r->exists;
+	d->cs.failed += r->failed;
+	d->cs.last_usec = usec;
+	if (c) {
+		kv(c, "commit", "created", r->created);
+		kv(c, "commit", "exists", r->exists);
+		kv(c, "commit", "updated", r->updated);
+		kv(c, "commit", "update_failed", r->update_failed);
+		kv(c, "commit", "failed", r->failed);
+		kv(c, "commit", "gone", j->gone);
+		kv(c, "commit", "usec", usec);
+		if (r->failed || r->update_failed)
+			ctl_put_kv_str(&c->out, "commit", "first_error", r->first_failed[0] ?
+				       r->first_failed : strerror(r->first_error));
+	}
+	snprintf(msg, len, "committed %" PRIu64 " flows in %.1f ms "
+		 "(created %" PRIu64 ", already present %" PRIu64 " and updated %" PRIu64
+		 ", failed %" PRIu64 "%s)", r->created + r->exists + r->failed,
+		 (double)usec / 1000, r->created, r->exists, r->updated, r->failed,
+		 j->gone ? "; some left the external cache meanwhile" : "");
+	log_info("%s", msg);
+	if (r->failed || r->update_failed)
+		log_warnx("commit: first failure: %s: %s", r->first_failed,
+			  strerror(r->first_error));
+}
+
+/* The commit is over (err: how it failed): answer, then take the
+ * requests that waited for it. */
+static void commit_end(struct daemon *d, int err)
+{
+	struct commit_job *j = d->job;
+	struct client *cl = j->cl;
+	uint64_t usec = now_us() - j->t0;
+	char msg[512];
+	int rc = err;
+
+	d->job = NULL;
+	if (j->quiet) {
 		if (kernel_listen(d->k, true) < 0)
 			log_warn("commit: resuming kernel events");
 		/* Not a loss: what the commit did is re-read on purpose. */
 		if (!d->reread_since)
 			d->reread_since = now_ms();
-		arm_timer(d);
-		errno = err;
 	}
-	if (rc < 0) {
-		rc = -errno;
-		snprintf(msg, msglen, "commit failed: %s", strerror(-rc));
-		free(it.v);
+	if (err) {
+		snprintf(msg, sizeof(msg), "commit failed: %s", strerror(-err));
 		log_warnx("%s", msg);
-		return rc;
+	} else {
+		if (j->r.events_lost)
+			events_lost(d, "commit");
+		commit_report(d, j, usec, msg, sizeof(msg));
 	}
-	free(it.v);
-	if (r.events_lost)
-		events_lost(d, "commit");
-	d->cs.runs++;
-	d->cs.created += r.created;
-	d->cs.exists += r.exists;
-	d->cs.failed += r.failed;
-	d->cs.last_usec = usec;
-	kv(c, "commit", "created", r.created);
-	kv(c, "commit", "exists", r.exists);
-	kv(c, "commit", "updated", r.updated);
-	kv(c, "commit", "update_failed", r.update_failed);
-	kv(c, "commit", "failed", r.failed);
-	kv(c, "commit", "usec", usec);
-	if (r.failed || r.update_failed)
-		ctl_put_kv_str(&c->out, "commit", "first_error", r.first_failed[0] ?
-			       r.first_failed : strerror(r.first_error));
-	snprintf(msg, msglen, "committed %" PRIu64 " flows in %.1f ms "
-		 "(created %" PRIu64 ", already present %" PRIu64 " and updated %" PRIu64
-		 ", failed %" PRIu64 ")",
-		 r.created + r.exists + r.failed, (double)usec / 1000, r.created, r.exists,
-		 r.updated, r.failed);
-	log_info("%s", msg);
-	if (r.failed || r.update_failed)
-		log_warnx("commit: first failure: %s: %s", r.first_failed,
-			  strerror(r.first_error));
-	return 0;
-}
-
-/*
- * Becoming master, in this order: the external cache into the kernel
- * (do_commit), then the addresses announced, so no packet reaches us
- * before its state does, then a resync both ways so the old master
- * learns what happened while it was away.
- *
- * A hot standby has every flow in its kernel already, with its latest
- * state (keepalived announced us before it told us, and traffic may be
- * flowing): the kernel's table, copies included, is re-read as this
- * node's own, to replicate, and only the peers' flows it does not show
- * are committed.
- */
-static void do_master(struct daemon *d, struct ctl_client *c)
-{
-	bool hot = hot_backup(d);
-	char msg[512];
-	int rc;
-
-	log_info("becoming master%s", hot ? " (hot standby: the kernel holds "
-		 "the peers' flows already)" : "");
-	d->role = ROLE_MASTER;	/* what still waits to be copied is committed */
-	d->m.i = d->m.n = 0;
-	d->m.sweep_due = false;
-	if (hot)
-		reconcile(d);
-	rc = do_commit(d, c, hot ? 0 : KERNEL_REFRESH, hot, msg, sizeof(msg));
-	if (d->conf.failover.nannounce && d->conf.failover.count) {
+	if (j->master) {
 		char why[160];
 		size_t failed, l;
 
-		d->announce_left = (int)d->conf.failover.count;
-		if ((failed = announce_round(d, why, sizeof(why)))) {
+		if ((failed = announce_master(d, why, sizeof(why)))) {
 			/* The state is in the kernel, but neighbours may keep
 			 * sending to the old master: the operator must know. */
 			l = strlen(msg);
@@ -1241,10 +1350,56 @@ static void do_master(struct daemon *d, struct ctl_client *c)
 				rc = -ENXIO;
 		}
 	}
+	free(j->v);
+	free(j);
+	if (cl) {
+		cl->c->waiting = false;
+		ctl_put_done(&cl->c->out, rc, msg);
+		client_kick(cl);
+	}
+	flush_output(d);
+	unpark(d);
+}
+
+/*
+ * Becoming master, in this order: the external cache into the kernel
+ * (the commit), then the addresses announced, so no packet reaches us
+ * before its state does, then a resync both ways so the old master
+ * learns what happened while it was away (announce_master()).
+ *
+ * A hot standby has every flow in its kernel already, with its latest
+ * state (keepalived announced us before it told us, and traffic may be
+ * flowing): the kernel's table, copies included, is re-read as this
+ * node's own, to replicate, and only the peers' flows it does not show
+ * are committed.
+ */
+static void do_master(struct daemon *d, struct client *cl)
+{
+	bool hot = hot_backup(d);
+
+	log_info("becoming master%s", hot ? " (hot standby: the kernel holds "
+		 "the peers' flows already)" : "");
+	d->role = ROLE_MASTER;	/* what still waits to be copied is committed */
+	d->m.i = d->m.n = 0;
+	d->m.sweep_due = false;
+	if (hot)
+		reconcile(d);
+	commit_start(d, cl, hot ? 0 : KERNEL_REFRESH, true);
+}
+
+/* The commit of do_master() is done: announce, resync.  Returns the number
+ * of announcements that failed, the first named in why. */
+static size_t announce_master(struct daemon *d, char *why, size_t len)
+{
+	size_t failed = 0;
+
+	if (d->conf.failover.nannounce && d->conf.failover.count) {
+		d->announce_left = (int)d->conf.failover.count;
+		failed = announce_round(d, why, len);
+	}
 	ftfw_request_resync(d->ftfw, now_ms());
 	ftfw_start_bulk(d->ftfw);
-	ctl_put_done(&c->out, rc, msg);
-	flush_output(d);
+	return failed;
 }
 
 /*
@@ -1273,12 +1428,43 @@ static void do_backup(struct daemon *d, struct ctl_client *c)
 	flush_output(d);
 }
 
+/* Requests that change state, which wait while a commit runs. */
+static bool changes_state(uint16_t type)
+{
+	switch (type) {
+	case CTL_REQ_COMMIT:
+	case CTL_REQ_FLUSH:
+	case CTL_REQ_RESYNC:
+	case CTL_REQ_BULK:
+	case CTL_REQ_MASTER:
+	case CTL_REQ_BACKUP:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Keep cl's request until the commit under way ends (unpark()): in the
+ * order they came, after it, as keepalived sent them. */
+static void park(struct daemon *d, struct client *cl, const struct ctl_frame *req)
+{
+	cl->req = req->type;
+	cl->blen = req->len ? 1 : 0;
+	cl->body = req->len ? req->body[0] : 0;
+	cl->c->waiting = true;
+	list_add_tail(&d->parked, &cl->parked);
+}
+
 static void handle(void *arg, struct ctl_client *c, const struct ctl_frame *req)
 {
 	struct daemon *d = arg;
 	char msg[128];
 	int which = req->len >= 1 ? req->body[0] : 0;
 
+	if (d->job && changes_state(req->type)) {
+		park(d, c->user, req);
+		return;
+	}
 	switch (req->type) {
 	case CTL_REQ_STATUS:
 		do_status(d, c);
@@ -1293,13 +1479,9 @@ static void handle(void *arg, struct ctl_client *c, const struct ctl_frame *req)
 		}
 		do_dump(d, c, which);
 		break;
-	case CTL_REQ_COMMIT: {
-		char cmsg[256];
-		int rc = do_commit(d, c, KERNEL_REFRESH, false, cmsg, sizeof(cmsg));
-
-		ctl_put_done(&c->out, rc, cmsg);
+	case CTL_REQ_COMMIT:
+		commit_start(d, c->user, KERNEL_REFRESH, false);
 		return;
-	}
 	case CTL_REQ_FLUSH:
 		if (which == CTL_CACHE_EXTERNAL) {
 			ftfw_flush_external(d->ftfw);
@@ -1326,7 +1508,7 @@ static void handle(void *arg, struct ctl_client *c, const struct ctl_frame *req)
 		return;
 	}
 	case CTL_REQ_MASTER:
-		do_master(d, c);
+		do_master(d, c->user);
 		return;
 	case CTL_REQ_BACKUP:
 		do_backup(d, c);
@@ -1353,6 +1535,10 @@ static void handle(void *arg, struct ctl_client *c, const struct ctl_frame *req)
 
 static void client_close(struct client *cl)
 {
+	if (cl->d->job && cl->d->job->cl == cl)
+		cl->d->job->cl = NULL;	/* the commit goes on */
+	if (list_linked(&cl->parked))
+		list_del(&cl->parked);
 	ev_io_stop(cl->d->loop, &cl->io);
 	control_client_free(cl->c);
 	free(cl);
@@ -1398,6 +1584,29 @@ static void client_cb(struct ev_loop *loop, ev_io *w, int revents)
 		ev_io_stop(loop, &cl->io);
 		ev_io_set(&cl->io, c->fd, ev);
 		ev_io_start(loop, &cl->io);
+	}
+}
+
+/* Act on what changed for cl outside its own callback: write its replies,
+ * take the requests it sent meanwhile. */
+static void client_kick(struct client *cl)
+{
+	client_cb(cl->d->loop, &cl->io, 0);
+}
+
+/* The commit is over: the requests that waited for it, in the order they
+ * came, until one starts another commit. */
+static void unpark(struct daemon *d)
+{
+	while (!d->job && !list_empty(&d->parked)) {
+		struct client *cl = container_of(d->parked.next, struct client, parked);
+		uint8_t body = cl->body;
+		struct ctl_frame req = { .type = cl->req, .body = &body, .len = cl->blen };
+
+		list_del(&cl->parked);
+		cl->c->waiting = false;
+		handle(d, cl->c, &req);
+		client_kick(cl);
 	}
 }
 
@@ -1459,6 +1668,7 @@ static void ctl_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		}
 		cl->c = c;
 		cl->d = d;
+		list_init(&cl->parked);
 		c->user = cl;
 		ev_io_init(&cl->io, client_cb, c->fd, EV_READ);
 		ev_io_start(loop, &cl->io);
@@ -1667,6 +1877,7 @@ int daemon_run(const struct config *c, const struct auth_keyring *keys)
 	d->ctl_fd = -1;
 	d->garp_fd = -1;
 	d->tick_fd = -1;
+	list_init(&d->parked);
 	d->started = now_ms();
 	d->hot = c->failover.standby == STANDBY_HOT;
 	d->role = initial_role(c);
@@ -1796,6 +2007,9 @@ out:
 	cache_free(d->internal);
 	filter_free(d->filter);
 	free(d->m.keys);
+	if (d->job)
+		free(d->job->v);
+	free(d->job);
 	auth_keys_clear(&d->keys);
 	free(d);
 	return status;

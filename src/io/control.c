@@ -291,7 +291,7 @@ struct ctl_client *control_idlest(struct control *srv, uint64_t min_idle_ms,
 
 bool control_client_wants_read(const struct ctl_client *c)
 {
-	return unsent(c) < CONTROL_OUT_HIGH;
+	return !c->waiting && unsent(c) < CONTROL_OUT_HIGH;
 }
 
 /* Give the input buffer room for one maximum frame, once per client. */
@@ -338,7 +338,7 @@ static bool total_room(struct ctl_client *c, size_t limit,
  * the length their type takes: those get DONE -EINVAL here, so no handler
  * reads a body that is not there or acts on one with trailing bytes.
  * Stops, leaving the rest in c->in, while c's unsent replies are at
- * CONTROL_OUT_HIGH.  -1 if the stream is malformed (an error reply is
+ * CONTROL_OUT_HIGH or its last request waits for its answer (waiting).  -1 if the stream is malformed (an error reply is
  * queued). */
 static int parse_requests(struct ctl_client *c, control_handler h,
 			  control_close_cb close_cb, void *arg)

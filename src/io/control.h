@@ -48,6 +48,10 @@ struct ctl_client {
 	size_t counted;		/* unsent bytes counted in srv->out_total */
 	uint64_t active_ms;	/* accepted, last request taken or reply
 				 * byte written (CLOCK_MONOTONIC) */
+	bool waiting;		/* set by the handler: the request just
+				 * taken is answered later (a commit runs
+				 * over many turns of the loop); nothing
+				 * more is read from c until it is cleared */
 	void *user;		/* the daemon's watcher */
 };
 
@@ -94,7 +98,8 @@ struct ctl_client *control_idlest(struct control *srv, uint64_t min_idle_ms,
 				  const struct ctl_client *except);
 
 /* Whether the daemon should watch c for requests: false while its unsent
- * replies are at CONTROL_OUT_HIGH or more. */
+ * replies are at CONTROL_OUT_HIGH or more, or while it waits for the
+ * answer to its last request (c->waiting), so answers keep their order. */
 bool control_client_wants_read(const struct ctl_client *c);
 
 /* Handle one request; append the reply (items + DONE) to c->out. */

@@ -13,7 +13,9 @@
 #   updates: N flows, every one with the phase's mark;
 #   deletes: none.
 # Between creates and updates, ctsyncd's fw2 commits its whole external
-# cache into its kernel (`ctctl commit`, then re-reads its table), then
+# cache into its kernel (`ctctl commit`, then re-reads its table; the
+# commit runs in slices, so fw2 must answer stats and take fw1's datagrams
+# meanwhile, and answer a resync sent meanwhile only after it), then
 # becomes a hot-standby backup (`ctctl backup`: every flow written into
 # its kernel again, in steps; the updates and deletes that follow are
 # written there too as they arrive).  In
@@ -237,13 +239,38 @@ compare_sets() {
 
 # commit_phase REP: fw2 commits its external cache (ctsyncd only).
 commit_phase() {
-	local rep=$1 t0 t1 out before written0
+	local rep=$1 t0 t1 out before written0 runs0 runs pending
 	[[ $DAEMON == ctsyncd ]] || return 0
 	before=$(nsx "$NS2" conntrack -C)
+	runs0=$(stat_of "$NS2" "$SOCK2" .commit.runs)
 	t0=$(cts_now_us)
-	out=$(ctctl_in "$NS2" "$SOCK2" -t 600 commit 2>&1) || fail "rep $rep: ctctl commit on fw2: $out"
+	# -t 20: a commit longer than that (2M flows) is answered in time
+	# only because it reports its progress every 5 s.
+	ctctl_in "$NS2" "$SOCK2" -t 20 commit >"$CTS_TMP/commit.out" 2>&1 &
+	local cpid=$! crc=0 mid
+	# The commit runs in slices: meanwhile fw2 answers other requests
+	# and takes fw1's datagrams (its heartbeats at least).
+	mid=$(commit_served "$cpid")
+	# A request that changes state waits for the commit's end.
+	if kill -0 "$cpid" 2>/dev/null; then
+		out=$(ctctl_in "$NS2" "$SOCK2" -t 600 resync 2>&1) || fail "rep $rep: ctctl resync on fw2: $out"
+		runs=$(stat_of "$NS2" "$SOCK2" .commit.runs)
+		pending=$(stat_of "$NS2" "$SOCK2" .commit.pending)
+		((runs == runs0 + 1 && pending == 0)) ||
+			fail "rep $rep: resync answered during the commit (commit.runs $runs0 -> $runs, pending $pending)"
+		mid+="; a resync sent meanwhile was answered after it"
+	fi
+	wait "$cpid" || crc=$?
 	t1=$(cts_now_us)
+	out=$(<"$CTS_TMP/commit.out")
+	((crc == 0)) || fail "rep $rep: ctctl commit on fw2: $out"
 	say "rep $rep: fw2: $out"
+	say "rep $rep: during the commit: $mid"
+	# Served mid-commit must be seen when the commit lasted long enough
+	# for a few heartbeats (two seconds and more).
+	if ((t1 - t0 >= 2000000)) && [[ $mid != served* ]]; then
+		fail "rep $rep: fw2 did not serve its loop during a $(fmt_us $((t1 - t0))) s commit: $mid"
+	fi
 	(($(nsx "$NS2" conntrack -C) >= before + N)) ||
 		fail "rep $rep: fw2's kernel holds $(($(nsx "$NS2" conntrack -C) - before)) of $N after its commit"
 	step_report commit "$rep" "$t0" "$t1"
@@ -256,6 +283,31 @@ commit_phase() {
 	wait_until "$SETTLE_S" standby_done ||
 		fail "rep $rep: fw2 wrote $(($(stat_of "$NS2" "$SOCK2" .standby.written) - written0)) of $N as a hot standby"
 	step_report standby "$rep" "$t0" "$(cts_now_us)"
+}
+
+# commit_served PID: while the commit (ctctl PID) runs on fw2, ask fw2 for
+# its stats until the bytes it took from fw1 (heartbeats at least,
+# every 250 ms) rise past the first answer's.  Prints "served: ..." when
+# that happened with the commit still under way (commit.pending > 0 in
+# both answers); else what was seen.
+commit_served() {
+	local pid=$1 p1=0 p2 r1 r2 j deadline=$((SECONDS + 10))
+	local rx='[.peers[].rx_bytes] | add'
+	# (the first answer may come before fw2 has taken the commit)
+	while ! [[ $p1 =~ ^[1-9] ]] && ((SECONDS < deadline)) && kill -0 "$pid" 2>/dev/null; do
+		j=$(ctctl_in "$NS2" "$SOCK2" -t 5 -j stats 2>/dev/null) || { echo "no answer to stats"; return; }
+		p1=$(jq -r '.commit.pending' <<<"$j") r1=$(jq -r "$rx" <<<"$j") r2=$r1
+	done
+	kill -0 "$pid" 2>/dev/null || { echo "commit ended before a stats answer showed it under way"; return; }
+	while ((r2 <= r1 && SECONDS < deadline)) && kill -0 "$pid" 2>/dev/null; do
+		j=$(ctctl_in "$NS2" "$SOCK2" -t 5 -j stats 2>/dev/null) || { echo "no answer to stats"; return; }
+		p2=$(jq -r '.commit.pending' <<<"$j") r2=$(jq -r "$rx" <<<"$j")
+	done
+	if [[ $p1 =~ ^[1-9] && ${p2:-0} =~ ^[1-9] ]] && ((r2 > r1)); then
+		echo "served: pending $p1 then $p2 flows, $((r2 - r1)) bytes from fw1 taken in between"
+	else
+		echo "not served: pending $p1 then ${p2:-?}, bytes from fw1 $r1 then $r2"
+	fi
 }
 
 # step_report NAME REP T0 T1: a step of fw2's (commit, standby) and its time.

@@ -2,10 +2,12 @@
  * test_control.c - the control server's bounds on reply memory: a client
  * that does not read its replies is not read either (CONTROL_OUT_HIGH),
  * and the replies unsent to all clients are capped (CONTROL_OUT_TOTAL
- * for dumps, idle clients closed first).  Real UNIX sockets in a temp
- * dir; the handler stands in for the daemon.
+ * for dumps, idle clients closed first); a request answered later (a
+ * commit) holds the client's next requests back.  Real UNIX sockets in a
+ * temp dir; the handler stands in for the daemon.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -34,6 +36,8 @@ struct fixture {
 	size_t reply_len;			/* what each request costs */
 	unsigned handled;
 	unsigned closed[NCLIENTS];		/* by close_cb */
+	uint16_t types[8];			/* of the requests handled */
+	bool defer;				/* handler: answer later */
 };
 
 /* A reply of f->reply_len bytes in maximum-size frames, then DONE. */
@@ -43,7 +47,13 @@ static void handler(void *arg, struct ctl_client *c, const struct ctl_frame *req
 	struct fixture *f = arg;
 	size_t left = f->reply_len;
 
+	if (f->handled < 8)
+		f->types[f->handled] = req->type;
 	f->handled++;
+	if (f->defer) {
+		c->waiting = true;	/* the daemon answers it later */
+		return;
+	}
 	while (left) {
 		size_t n = left < sizeof(body) ? left : sizeof(body);
 
@@ -132,6 +142,37 @@ static size_t drain_peer(struct fixture *f, int i)
 	while ((n = recv(f->peer[i], buf, sizeof(buf), MSG_DONTWAIT)) > 0)
 		total += (size_t)n;
 	return total;
+}
+
+/* A request answered later (a commit) holds the client's next ones back,
+ * so its answers keep their order; they are taken once it is answered. */
+static void test_waiting(void **state)
+{
+	struct fixture *f = *state;
+
+	send_reqs(f, 0, CTL_REQ_COMMIT, 1);
+	send_reqs(f, 0, CTL_REQ_STATUS, 2);
+	f->defer = true;
+	assert_int_equal(control_client_read(f->c[0], handler, close_cb, f), 0);
+	assert_int_equal(f->handled, 1);
+	assert_false(control_client_wants_read(f->c[0]));
+	/* Read again (the socket stays readable): still nothing taken. */
+	assert_int_equal(control_client_read(f->c[0], handler, close_cb, f), 0);
+	assert_int_equal(f->handled, 1);
+	assert_int_equal(drain_peer(f, 0), 0);
+
+	/* The commit's answer, then what waited. */
+	f->defer = false;
+	f->c[0]->waiting = false;
+	assert_int_equal(ctl_put_done(&f->c[0]->out, 0, NULL), 0);
+	assert_true(control_client_wants_read(f->c[0]));
+	assert_int_equal(control_client_read(f->c[0], handler, close_cb, f), 0);
+	assert_int_equal(f->handled, 3);
+	assert_int_equal(f->types[0], CTL_REQ_COMMIT);
+	assert_int_equal(f->types[1], CTL_REQ_STATUS);
+	assert_int_equal(f->types[2], CTL_REQ_STATUS);
+	assert_int_equal(control_client_write(f->c[0]), 0);
+	assert_int_equal(drain_peer(f, 0), 3 * (CTL_HDR_LEN + 4));	/* three DONEs */
 }
 
 /* A client that pipelines requests is not read past CONTROL_OUT_HIGH of
@@ -237,6 +278,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_backpressure, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_waiting, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_total_cap, setup, teardown),
 	};
 
