@@ -1672,7 +1672,7 @@ int daemon_run(const struct config *c, const struct auth_keyring *keys)
 	d->role = initial_role(c);
 	d->m.sweep_at = d->hot ? d->started + MIRROR_SWEEP_MS : 0;
 	nlocal = c->filter.ignore_local ? local_prefixes(c, local, 256) : 0;
-	if (!(d->filter = filter_new(c, local, nlocal)))
+	if (!(d->filter = filter_new(&c->filter, local, nlocal)))
 		fatal("filter");
 	if (!(d->internal = cache_new(c->cache.max_entries, random_u32())))
 		fatal("cache");
