@@ -935,7 +935,9 @@ static void do_stats(struct daemon *d, struct ctl_client *c)
 {
 	const struct ftfw *f = d->ftfw;
 	const struct wire_stats *w = &f->wire;
+	struct kernel_stats kst;
 
+	kernel_stats(d->k, &kst);
 	kv(c, "kernel", "events_new", d->ks.ev_new);
 	kv(c, "kernel", "events_update", d->ks.ev_update);
 	kv(c, "kernel", "events_destroy", d->ks.ev_destroy);
@@ -946,6 +948,10 @@ static void do_stats(struct daemon *d, struct ctl_client *c)
 	kv(c, "kernel", "dumps", d->ks.dumps);
 	kv(c, "kernel", "dumped", d->ks.dumped);
 	kv(c, "kernel", "reconciled", d->ks.reconciled);
+	kv(c, "kernel", "events_bad", kst.ev_bad);
+	kv(c, "kernel", "events_truncated", kst.ev_trunc);
+	kv(c, "kernel", "events_foreign", kst.ev_foreign);
+	kv(c, "kernel", "dump_bad", kst.dump_bad);
 	kv(c, "cache", "internal", cache_live(d->internal));
 	kv(c, "cache", "internal_tombstones", d->internal->dead);
 	kv(c, "cache", "external", external_live(d));
