@@ -10,8 +10,8 @@ set -euo pipefail
 # Build: compilers, meson, and the libraries ctsyncd links.
 BUILD_PKGS=(
 	gcc clang llvm meson ninja-build pkg-config
-	libnetfilter-conntrack-dev libmnl-dev libev-dev libyaml-dev
-	libcmocka-dev libsodium-dev libsystemd-dev libcap-dev libcap-ng-dev
+	libmnl-dev libev-dev libyaml-dev libcmocka-dev libsodium-dev
+	libsystemd-dev libcap-ng-dev
 )
 # Tests and demo: namespaces, firewall, conntrack tools (and conntrackd /
 # keepalived to compare with and to fail over), JSON, man lint, traffic.

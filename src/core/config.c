@@ -24,8 +24,8 @@
 #include <sys/socket.h>
 #include <yaml.h>
 
+#include "addr.h"
 #include "config.h"
-#include "filter.h"
 
 #define KIB	((uint64_t)1024)
 #define MIB	(1024 * KIB)
@@ -253,17 +253,6 @@ static const char *kind(const yaml_event_t *e, struct qbuf *q)
 	}
 }
 
-static const char *addr_str(const struct sockaddr_storage *ss, char *buf, size_t size)
-{
-	const void *a = ss->ss_family == AF_INET6 ?
-		(const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr :
-		(const void *)&((const struct sockaddr_in *)ss)->sin_addr;
-
-	if (!inet_ntop(ss->ss_family, a, buf, (socklen_t)size))
-		snprintf(buf, size, "?");
-	return buf;
-}
-
 static const char *family_str(int family)
 {
 	return family == AF_INET6 ? "IPv6" : "IPv4";
@@ -331,68 +320,6 @@ static int parse_num(const char *s, size_t len, bool is_size, uint64_t *out)
 	return NUM_OK;
 }
 
-static int parse_ip(const char *s, struct sockaddr_storage *ss)
-{
-	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-
-	memset(ss, 0, sizeof(*ss));
-	if (inet_pton(AF_INET, s, &sin->sin_addr) == 1) {
-		sin->sin_family = AF_INET;
-		return 0;
-	}
-	if (inet_pton(AF_INET6, s, &sin6->sin6_addr) == 1) {
-		sin6->sin6_family = AF_INET6;
-		return 0;
-	}
-	memset(ss, 0, sizeof(*ss));
-	return -1;
-}
-
-static bool is_multicast(const struct sockaddr_storage *ss)
-{
-	if (ss->ss_family == AF_INET)
-		return IN_MULTICAST(ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr));
-	return IN6_IS_ADDR_MULTICAST(&((const struct sockaddr_in6 *)ss)->sin6_addr);
-}
-
-static bool is_unspecified(const struct sockaddr_storage *ss)
-{
-	if (ss->ss_family == AF_INET)
-		return ((const struct sockaddr_in *)ss)->sin_addr.s_addr == htonl(INADDR_ANY);
-	return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)ss)->sin6_addr);
-}
-
-static bool is_broadcast(const struct sockaddr_storage *ss)
-{
-	return ss->ss_family == AF_INET &&
-	       ((const struct sockaddr_in *)ss)->sin_addr.s_addr == htonl(INADDR_BROADCAST);
-}
-
-static bool is_v6_linklocal(const struct sockaddr_storage *ss)
-{
-	const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
-
-	return ss->ss_family == AF_INET6 &&
-	       (IN6_IS_ADDR_LINKLOCAL(a) || IN6_IS_ADDR_MC_LINKLOCAL(a) ||
-		IN6_IS_ADDR_MC_NODELOCAL(a));
-}
-
-static uint16_t get_port(const struct sockaddr_storage *ss)
-{
-	if (ss->ss_family == AF_INET6)
-		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
-	return ntohs(((const struct sockaddr_in *)ss)->sin_port);
-}
-
-static void set_port(struct sockaddr_storage *ss, uint16_t port)
-{
-	if (ss->ss_family == AF_INET6)
-		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
-	else if (ss->ss_family == AF_INET)
-		((struct sockaddr_in *)ss)->sin_port = htons(port);
-}
-
 /*
  * A bare IPv6 address that reads as well as "v6addr:port": the text up
  * to its last colon is an IPv6 address and the rest a port 1-65535
@@ -443,7 +370,7 @@ static int parse_peer(const char *s, struct sockaddr_storage *ss, bool *has_port
 			return -1;
 		memcpy(a, s + 1, alen);
 		a[alen] = '\0';
-		if (parse_ip(a, ss) < 0 || ss->ss_family != AF_INET6)
+		if (addr_parse(a, ss) < 0 || ss->ss_family != AF_INET6)
 			return -1;
 		if (close[1] == '\0')
 			return 0;
@@ -458,11 +385,11 @@ static int parse_peer(const char *s, struct sockaddr_storage *ss, bool *has_port
 				return -1;
 			memcpy(a, s, alen);
 			a[alen] = '\0';
-			if (parse_ip(a, ss) < 0 || ss->ss_family != AF_INET)
+			if (addr_parse(a, ss) < 0 || ss->ss_family != AF_INET)
 				return -1;
 			portp = colon + 1;
 		} else {
-			if (parse_ip(s, ss) < 0)
+			if (addr_parse(s, ss) < 0)
 				return -1;
 			if (ss->ss_family == AF_INET6 && v6_port_ambiguous(s))
 				return -3;
@@ -473,7 +400,7 @@ static int parse_peer(const char *s, struct sockaddr_storage *ss, bool *has_port
 		return -1;
 	if (port < 1 || port > 65535)
 		return -2;
-	set_port(ss, (uint16_t)port);
+	addr_set_port(ss, (uint16_t)port);
 	*has_port = true;
 	return 0;
 }
@@ -593,17 +520,17 @@ static void set_local(struct pctx *x, const struct key *k, const struct scalar *
 	struct qbuf q;
 	struct sockaddr_storage ss;
 
-	if (parse_ip(v->s, &ss) < 0) {
+	if (addr_parse(v->s, &ss) < 0) {
 		perr(x, v->m, "local %s is not %s", quote(&q, v), k->what);
-	} else if (is_multicast(&ss)) {
+	} else if (addr_is_multicast(&ss)) {
 		perr(x, v->m, "local %s is a multicast address (expected this "
 		     "host's unicast address)", quote(&q, v));
-	} else if (is_unspecified(&ss)) {
+	} else if (addr_is_unspecified(&ss)) {
 		/* Bound to any address, datagrams would leave from whichever
 		 * the route picks, and peers tell nodes apart by it. */
 		perr(x, v->m, "local %s is the unspecified address (expected this "
 		     "host's own address on the sync link)", quote(&q, v));
-	} else if (is_broadcast(&ss)) {
+	} else if (addr_is_broadcast(&ss)) {
 		perr(x, v->m, "local %s is the broadcast address (expected this "
 		     "host's own address on the sync link)", quote(&q, v));
 	} else {
@@ -621,9 +548,9 @@ static void set_group(struct pctx *x, const struct key *k, const struct scalar *
 
 	if (v->null)
 		return;
-	if (parse_ip(v->s, &ss) < 0) {
+	if (addr_parse(v->s, &ss) < 0) {
 		perr(x, v->m, "group %s is not %s", quote(&q, v), k->what);
-	} else if (!is_multicast(&ss)) {
+	} else if (!addr_is_multicast(&ss)) {
 		perr(x, v->m, "group %s is not a multicast address (expected "
 		     "224.0.0.0/4 or ff00::/8)", quote(&q, v));
 	} else {
@@ -661,13 +588,13 @@ static void set_peer(struct pctx *x, const struct key *k, const struct scalar *v
 		perr(x, v->m, "peer %s is ambiguous: write \"[%.*s]:%s\" for port %s "
 		     "of %.*s, or \"[%s]\" for that IPv6 address", quote(&q, v),
 		     alen, v->s, colon + 1, colon + 1, alen, v->s, v->s);
-	} else if (is_multicast(&ss)) {
+	} else if (addr_is_multicast(&ss)) {
 		perr(x, v->m, "peer %s is a multicast address (for multicast use "
 		     "transport multicast and group)", quote(&q, v));
-	} else if (is_unspecified(&ss)) {
+	} else if (addr_is_unspecified(&ss)) {
 		perr(x, v->m, "peer %s is the unspecified address (expected the "
 		     "peer's own address)", quote(&q, v));
-	} else if (is_broadcast(&ss)) {
+	} else if (addr_is_broadcast(&ss)) {
 		perr(x, v->m, "peer %s is the broadcast address (expected the "
 		     "peer's own address)", quote(&q, v));
 	} else {
@@ -790,7 +717,7 @@ static void set_announce(struct pctx *x, const struct key *k, const struct scala
 	while (sp && *sp == ' ')
 		sp++;
 	if (!sp || iflen == 0 || iflen >= sizeof(a->ifname) || !*sp ||
-	    memchr(v->s, '/', iflen) || parse_ip(sp, &ss) < 0 || is_multicast(&ss)) {
+	    memchr(v->s, '/', iflen) || addr_parse(sp, &ss) < 0 || addr_is_multicast(&ss)) {
 		perr(x, v->m, "announce %s is not %s", quote(&q, v), k->item);
 		x->bad[k->id] = true;
 		return;
@@ -1328,23 +1255,6 @@ static void stream(struct pctx *x)
 
 /* ---- checks across keys ------------------------------------------------- */
 
-static bool same_sockaddr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-	if (a->ss_family != b->ss_family)
-		return false;
-	if (a->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
-
-		return x->sin6_port == y->sin6_port &&
-		       IN6_ARE_ADDR_EQUAL(&x->sin6_addr, &y->sin6_addr);
-	} else {
-		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
-
-		return x->sin_port == y->sin_port &&
-		       x->sin_addr.s_addr == y->sin_addr.s_addr;
-	}
-}
-
 static void check_transport(struct pctx *x, struct mark sync)
 {
 	struct config *c = x->c;
@@ -1389,14 +1299,14 @@ static void check_addresses(struct pctx *x)
 	}
 	if (!need_if)
 		return;
-	if (lfam && is_v6_linklocal(&c->sync.local))
+	if (lfam && addr_is_v6_linklocal(&c->sync.local))
 		perr(x, x->val_at[K_LOCAL], "local %s is link-local and needs \"interface\"",
 		     addr_str(&c->sync.local, a, sizeof(a)));
 	for (size_t i = 0; i < c->sync.npeers; i++)
-		if (is_v6_linklocal(&c->sync.peers[i]))
+		if (addr_is_v6_linklocal(&c->sync.peers[i]))
 			perr(x, x->peer_at[i], "peer %s is link-local and needs \"interface\"",
 			     addr_str(&c->sync.peers[i], a, sizeof(a)));
-	if (x->group_ok && is_v6_linklocal(&c->sync.group))
+	if (x->group_ok && addr_is_v6_linklocal(&c->sync.group))
 		perr(x, x->val_at[K_GROUP], "group %s has link-local scope and needs "
 		     "\"interface\"", addr_str(&c->sync.group, a, sizeof(a)));
 }
@@ -1407,25 +1317,25 @@ static void check_peers(struct pctx *x)
 	struct config *c = x->c;
 	char a[INET6_ADDRSTRLEN];
 
-	set_port(&c->sync.local, c->sync.port);
-	set_port(&c->sync.group, c->sync.port);
+	addr_set_port(&c->sync.local, c->sync.port);
+	addr_set_port(&c->sync.group, c->sync.port);
 	for (size_t i = 0; i < c->sync.npeers; i++)
 		if (!x->peer_port[i])
-			set_port(&c->sync.peers[i], c->sync.port);
+			addr_set_port(&c->sync.peers[i], c->sync.port);
 
 	for (size_t i = 0; i < c->sync.npeers; i++) {
 		const struct sockaddr_storage *p = &c->sync.peers[i];
 
-		if (x->local_ok && same_sockaddr(p, &c->sync.local)) {
+		if (x->local_ok && addr_equal(p, &c->sync.local)) {
 			perr(x, x->peer_at[i], "peer %s port %u is the local address",
-			     addr_str(p, a, sizeof(a)), get_port(p));
+			     addr_str(p, a, sizeof(a)), addr_port(p));
 			continue;
 		}
 		for (size_t j = 0; j < i; j++) {
-			if (same_sockaddr(p, &c->sync.peers[j])) {
+			if (addr_equal(p, &c->sync.peers[j])) {
 				perr(x, x->peer_at[i], "peer %s port %u is listed twice "
 				     "(first at %lu:%lu)", addr_str(p, a, sizeof(a)),
-				     get_port(p), x->peer_at[j].line, x->peer_at[j].col);
+				     addr_port(p), x->peer_at[j].line, x->peer_at[j].col);
 				break;
 			}
 		}
@@ -1558,14 +1468,14 @@ static void print_peer(FILE *out, const struct sockaddr_storage *ss, uint16_t po
 
 	addr_str(ss, a, sizeof(a));
 	/* "2001:db8::2:3781" bare would be refused as ambiguous. */
-	if (get_port(ss) == port && ss->ss_family == AF_INET6 && v6_port_ambiguous(a))
+	if (addr_port(ss) == port && ss->ss_family == AF_INET6 && v6_port_ambiguous(a))
 		fprintf(out, "\"[%s]\"", a);
-	else if (get_port(ss) == port)
+	else if (addr_port(ss) == port)
 		fprintf(out, "\"%s\"", a);
 	else if (ss->ss_family == AF_INET6)
-		fprintf(out, "\"[%s]:%u\"", a, get_port(ss));
+		fprintf(out, "\"[%s]:%u\"", a, addr_port(ss));
 	else
-		fprintf(out, "%s:%u", a, get_port(ss));
+		fprintf(out, "%s:%u", a, addr_port(ss));
 }
 
 void config_print(const struct config *c, FILE *out)

@@ -12,10 +12,12 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 
+#include "addr.h"
+#include "filter.h"
 #include "flow.h"
 
 #define CONFIG_MAX_PEERS	16
-#define CONFIG_MAX_PREFIXES	64
+#define CONFIG_MAX_PREFIXES	FILTER_MAX_PREFIXES
 #define CONFIG_MAX_GARP		16
 
 enum transport { TRANSPORT_UDP = 0, TRANSPORT_MULTICAST = 1 };
@@ -23,12 +25,6 @@ enum transport { TRANSPORT_UDP = 0, TRANSPORT_MULTICAST = 1 };
 /* What a backup does with its peers' flows: hot keeps them in its kernel
  * all along, cold only in the external cache until it becomes master. */
 enum standby { STANDBY_HOT = 0, STANDBY_COLD = 1 };
-
-struct prefix {
-	uint8_t family;			/* AF_INET / AF_INET6 */
-	uint8_t len;			/* prefix length */
-	union flow_addr addr;		/* network order, host bits cleared */
-};
 
 /* Where a value was given in the file; line 0: not given (a default). */
 struct config_mark {
@@ -65,13 +61,7 @@ struct config {
 		uint32_t collect_us;		/* wait for more events, default 1000 */
 	} kernel;
 
-	struct {
-		uint64_t protocols[4];		/* bitmap of IPPROTO_*; all zero: any */
-		uint32_t tcp_states;		/* bitmap of TCP_CONNTRACK_*; 0: any */
-		struct prefix ignore[CONFIG_MAX_PREFIXES];
-		size_t   nignore;
-		bool     ignore_local;		/* default true: the firewall's own addresses */
-	} filter;
+	struct filter_conf filter;
 
 	struct {
 		uint32_t max_entries;		/* per cache; 0 = unlimited */

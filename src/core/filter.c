@@ -8,7 +8,6 @@
  * match is an AND and a compare per address.  A linear scan is cheaper
  * than a trie for the few dozen prefixes a configuration holds.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdint.h>
@@ -35,24 +34,6 @@ struct filter {
 	struct net6 *v6;
 };
 
-static unsigned prefix_max(uint8_t family)
-{
-	return family == AF_INET ? 32 : 128;
-}
-
-/* The mask of a len-bit prefix, as 16 bytes. */
-static void mask_bytes(unsigned len, uint8_t m[16])
-{
-	for (unsigned i = 0; i < 16; i++) {
-		if (len >= 8 * (i + 1))
-			m[i] = 0xff;
-		else if (len > 8 * i)
-			m[i] = (uint8_t)(0xff << (8 * (i + 1) - len));
-		else
-			m[i] = 0;
-	}
-}
-
 static void add_prefix(struct filter *f, const struct prefix *p)
 {
 	uint8_t m[16];
@@ -62,7 +43,7 @@ static void add_prefix(struct filter *f, const struct prefix *p)
 		return;
 	if (len > prefix_max(p->family))
 		len = prefix_max(p->family);
-	mask_bytes(len, m);
+	prefix_mask(len, m);
 	if (p->family == AF_INET) {
 		struct net4 *n = &f->v4[f->n4++];
 
@@ -83,18 +64,18 @@ static void add_prefix(struct filter *f, const struct prefix *p)
  * struct holds uint64_t), then the v4 array.  Each array is sized for all
  * prefixes, which wastes a little and saves a counting pass.
  */
-struct filter *filter_new(const struct config *c, const struct prefix *local,
+struct filter *filter_new(const struct filter_conf *fc, const struct prefix *local,
 			  size_t nlocal)
 {
 	struct filter *f;
 	size_t n, size;
 
-	if (!c->filter.ignore_local)
+	if (!fc->ignore_local)
 		nlocal = 0;
-	n = c->filter.nignore + nlocal;
-	if (c->filter.nignore > CONFIG_MAX_PREFIXES ||
+	n = fc->nignore + nlocal;
+	if (fc->nignore > FILTER_MAX_PREFIXES ||
 	    nlocal > (SIZE_MAX - sizeof(*f)) / (sizeof(struct net4) + sizeof(struct net6)) -
-		     CONFIG_MAX_PREFIXES) {
+		     FILTER_MAX_PREFIXES) {
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -102,14 +83,14 @@ struct filter *filter_new(const struct config *c, const struct prefix *local,
 	f = calloc(1, size);
 	if (!f)
 		return NULL;
-	memcpy(f->protocols, c->filter.protocols, sizeof(f->protocols));
+	memcpy(f->protocols, fc->protocols, sizeof(f->protocols));
 	f->any_proto = !(f->protocols[0] | f->protocols[1] | f->protocols[2] |
 			 f->protocols[3]);
-	f->tcp_states = c->filter.tcp_states;
+	f->tcp_states = fc->tcp_states;
 	f->v6 = (struct net6 *)(f + 1);
 	f->v4 = (struct net4 *)(f->v6 + n);
-	for (size_t i = 0; i < c->filter.nignore; i++)
-		add_prefix(f, &c->filter.ignore[i]);
+	for (size_t i = 0; i < fc->nignore; i++)
+		add_prefix(f, &fc->ignore[i]);
 	for (size_t i = 0; i < nlocal; i++)
 		add_prefix(f, &local[i]);
 	return f;
@@ -171,67 +152,4 @@ bool filter_accept(const struct filter *f, const struct flow *flow)
 	if (k->family == AF_INET6)
 		return !ignored6(f, &k->orig.src, &k->orig.dst);
 	return true;
-}
-
-/*
- * "addr" (a host prefix) or "addr/len", len in decimal without sign or
- * spaces.  Host bits are cleared, so "192.0.2.1/24" is 192.0.2.0/24.
- * Returns 0, or -1 with *p untouched.
- */
-int prefix_parse(const char *s, struct prefix *p)
-{
-	char a[INET6_ADDRSTRLEN];
-	const char *slash = strchr(s, '/');
-	size_t alen = slash ? (size_t)(slash - s) : strlen(s);
-	struct prefix r;
-	unsigned len;
-	uint8_t m[16];
-
-	memset(&r, 0, sizeof(r));
-	if (alen == 0 || alen >= sizeof(a))
-		return -1;
-	memcpy(a, s, alen);
-	a[alen] = '\0';
-	if (inet_pton(AF_INET, a, &r.addr.v4) == 1)
-		r.family = AF_INET;
-	else if (inet_pton(AF_INET6, a, r.addr.b) == 1)
-		r.family = AF_INET6;
-	else
-		return -1;
-	len = prefix_max(r.family);
-	if (slash) {
-		const char *d = slash + 1;
-		size_t i;
-
-		len = 0;
-		for (i = 0; d[i]; i++) {
-			if (d[i] < '0' || d[i] > '9' || i == 3)
-				return -1;
-			len = len * 10 + (unsigned)(d[i] - '0');
-		}
-		if (i == 0 || len > prefix_max(r.family))
-			return -1;
-	}
-	r.len = (uint8_t)len;
-	mask_bytes(len, m);
-	for (unsigned i = 0; i < 16; i++)
-		r.addr.b[i] &= m[i];
-	*p = r;
-	return 0;
-}
-
-bool prefix_match(const struct prefix *p, uint8_t family, const union flow_addr *a)
-{
-	unsigned len = p->len, full, rem;
-
-	if (p->family != family)
-		return false;
-	if (len > prefix_max(family))
-		len = prefix_max(family);
-	full = len / 8;
-	rem = len % 8;
-	if (memcmp(p->addr.b, a->b, full) != 0)
-		return false;
-	return rem == 0 ||
-	       (((p->addr.b[full] ^ a->b[full]) & (0xff << (8 - rem)) & 0xff) == 0);
 }

@@ -12,21 +12,29 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
-#include "config.h"
+#include "addr.h"
 #include "flow.h"
+
+#define FILTER_MAX_PREFIXES	64
+
+/* What is to be replicated: section "filter" of struct config. */
+struct filter_conf {
+	uint64_t protocols[4];		/* bitmap of IPPROTO_*; all zero: any */
+	uint32_t tcp_states;		/* bitmap of TCP_CONNTRACK_*; 0: any */
+	struct prefix ignore[FILTER_MAX_PREFIXES];
+	size_t   nignore;
+	bool     ignore_local;		/* default true: the firewall's own addresses */
+};
 
 struct filter;
 
 /* Returns NULL on ENOMEM.  local: the host's addresses as /32 or /128
  * prefixes (may be NULL with nlocal 0). */
-struct filter *filter_new(const struct config *c, const struct prefix *local,
+struct filter *filter_new(const struct filter_conf *fc, const struct prefix *local,
 			  size_t nlocal);
 void filter_free(struct filter *f);
 bool filter_accept(const struct filter *f, const struct flow *flow);
-
-/* Parse "192.0.2.0/24", "2001:db8::1" (host prefix) etc.  0 or -1. */
-int prefix_parse(const char *s, struct prefix *p);
-bool prefix_match(const struct prefix *p, uint8_t family, const union flow_addr *a);
 
 #endif

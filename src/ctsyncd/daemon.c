@@ -967,7 +967,9 @@ static void do_stats(struct daemon *d, struct ctl_client *c)
 {
 	const struct ftfw *f = d->ftfw;
 	const struct wire_stats *w = &f->wire;
+	struct kernel_stats kst;
 
+	kernel_stats(d->k, &kst);
 	kv(c, "kernel", "events_new", d->ks.ev_new);
 	kv(c, "kernel", "events_update", d->ks.ev_update);
 	kv(c, "kernel", "events_destroy", d->ks.ev_destroy);
@@ -978,6 +980,10 @@ static void do_stats(struct daemon *d, struct ctl_client *c)
 	kv(c, "kernel", "dumps", d->ks.dumps);
 	kv(c, "kernel", "dumped", d->ks.dumped);
 	kv(c, "kernel", "reconciled", d->ks.reconciled);
+	kv(c, "kernel", "events_bad", kst.ev_bad);
+	kv(c, "kernel", "events_truncated", kst.ev_trunc);
+	kv(c, "kernel", "events_foreign", kst.ev_foreign);
+	kv(c, "kernel", "dump_bad", kst.dump_bad);
 	kv(c, "cache", "internal", cache_live(d->internal));
 	kv(c, "cache", "internal_tombstones", d->internal->dead);
 	kv(c, "cache", "external", external_live(d));
@@ -1883,7 +1889,7 @@ int daemon_run(const struct config *c, const struct auth_keyring *keys)
 	d->role = initial_role(c);
 	d->m.sweep_at = d->hot ? d->started + MIRROR_SWEEP_MS : 0;
 	nlocal = c->filter.ignore_local ? local_prefixes(c, local, 256) : 0;
-	if (!(d->filter = filter_new(c, local, nlocal)))
+	if (!(d->filter = filter_new(&c->filter, local, nlocal)))
 		fatal("filter");
 	if (!(d->internal = cache_new(c->cache.max_entries, random_u32())))
 		fatal("cache");

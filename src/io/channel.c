@@ -1,15 +1,14 @@
 /*
  * channel.c - UDP unicast and multicast, IPv4 and IPv6, non-blocking.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
 #include <netinet/in.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "channel.h"
 #include "log.h"
 
@@ -29,12 +28,7 @@ static socklen_t sa_len(const struct sockaddr_storage *a)
 
 void channel_addr_str(const struct sockaddr_storage *a, char *buf, size_t len)
 {
-	const void *p = a->ss_family == AF_INET6
-		? (const void *)&((const struct sockaddr_in6 *)a)->sin6_addr
-		: (const void *)&((const struct sockaddr_in *)a)->sin_addr;
-
-	if (!inet_ntop(a->ss_family, p, buf, (socklen_t)len))
-		snprintf(buf, len, "?");
+	addr_str(a, buf, len);
 }
 
 static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)

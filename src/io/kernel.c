@@ -93,12 +93,7 @@ struct kernel {
 	int64_t  drops_seen;
 	bool     enobufs;		/* ENOBUFS seen since the last dump */
 
-	/* counters (debug log on close) */
-	uint64_t ev_bad;		/* event that did not parse */
-	uint64_t ev_trunc;		/* datagram larger than EV_SLOT */
-	uint64_t ev_foreign;		/* datagram not from the kernel */
-	uint64_t ev_overrun;		/* ENOBUFS seen */
-	uint64_t dump_bad;		/* dump entry that did not parse */
+	struct kernel_stats st;		/* also in the debug log on close */
 };
 
 /* The event socket's drop counter (sk_drops), or -1. */
@@ -118,6 +113,11 @@ uint64_t kernel_events_lost(const struct kernel *k)
 	int64_t d = ev_drops(k);
 
 	return d < 0 ? 0 : (uint64_t)d;
+}
+
+void kernel_stats(const struct kernel *k, struct kernel_stats *st)
+{
+	*st = k->st;
 }
 
 static int set_buf(int fd, int force_opt, int opt, int bytes)
@@ -205,15 +205,13 @@ void kernel_close(struct kernel *k)
 {
 	if (!k)
 		return;
-	if (k->ev_bad || k->ev_trunc || k->ev_foreign || k->ev_overrun ||
-	    k->dump_bad)
-		log_debug("kernel: events bad %llu truncated %llu foreign %llu "
-			  "overruns %llu, dump entries bad %llu",
-			  (unsigned long long)k->ev_bad,
-			  (unsigned long long)k->ev_trunc,
-			  (unsigned long long)k->ev_foreign,
-			  (unsigned long long)k->ev_overrun,
-			  (unsigned long long)k->dump_bad);
+	if (k->st.ev_bad || k->st.ev_trunc || k->st.ev_foreign || k->st.dump_bad)
+		log_debug("kernel: events bad %llu truncated %llu foreign %llu, "
+			  "dump entries bad %llu",
+			  (unsigned long long)k->st.ev_bad,
+			  (unsigned long long)k->st.ev_trunc,
+			  (unsigned long long)k->st.ev_foreign,
+			  (unsigned long long)k->st.dump_bad);
 	if (k->ev)
 		mnl_socket_close(k->ev);
 	if (k->req)
@@ -269,7 +267,7 @@ static void event_datagram(struct kernel *k, const char *buf, size_t len,
 			continue;
 		}
 		if (ctconv_parse(nlh, &f) < 0) {
-			k->ev_bad++;
+			k->st.ev_bad++;
 			continue;
 		}
 		cb(arg, ev, &f, nlh->nlmsg_pid == k->req_portid);
@@ -307,7 +305,6 @@ int kernel_events(struct kernel *k, kernel_flow_cb cb, void *arg)
 				/* reported once per episode; what is queued
 				 * is still good, read it before the caller
 				 * dumps */
-				k->ev_overrun++;
 				k->enobufs = true;
 				continue;
 			}
@@ -317,11 +314,11 @@ int kernel_events(struct kernel *k, kernel_flow_cb cb, void *arg)
 			const struct msghdr *h = &k->evmsg[i].msg_hdr;
 
 			if (h->msg_flags & MSG_TRUNC) {
-				k->ev_trunc++;
+				k->st.ev_trunc++;
 				continue;
 			}
 			if (k->evaddr[i].nl_pid != 0) {
-				k->ev_foreign++;
+				k->st.ev_foreign++;
 				continue;
 			}
 			event_datagram(k, k->eviov[i].iov_base,
@@ -463,7 +460,7 @@ long kernel_dump(struct kernel *k, kernel_flow_cb cb, void *arg)
 				return -1;
 			}
 			if (ctconv_parse(nlh, &f) < 0) {
-				k->dump_bad++;
+				k->st.dump_bad++;
 				continue;
 			}
 			count++;

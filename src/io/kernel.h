@@ -62,6 +62,18 @@ int kernel_events(struct kernel *k, kernel_flow_cb cb, void *arg);
  * (SO_MEMINFO; 0 where it cannot be read). */
 uint64_t kernel_events_lost(const struct kernel *k);
 
+/* What kernel.c read and could not use, since kernel_open().  Overruns
+ * are not here: the caller counts those, once per episode of loss
+ * (kernel_events() returns KERNEL_LOST for each call that sees one). */
+struct kernel_stats {
+	uint64_t ev_bad;		/* event that did not parse */
+	uint64_t ev_trunc;		/* datagram larger than a receive slot */
+	uint64_t ev_foreign;		/* datagram not from the kernel */
+	uint64_t dump_bad;		/* dump entry that did not parse */
+};
+
+void kernel_stats(const struct kernel *k, struct kernel_stats *st);
+
 /* Dump the whole table (both families, every zone); cb gets KERNEL_EV_NEW
  * for each entry.  Returns entries seen, or -1 with errno (EINTR: the
  * kernel marked the dump interrupted; dump again).  Events lost before

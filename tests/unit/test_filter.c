@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "addr.h"
 #include "config.h"
 #include "filter.h"
 #include "flow.h"
@@ -76,7 +77,7 @@ static void add_ignore(struct config *c, const char *s)
 
 static bool accepts(const struct config *c, const struct flow *fl)
 {
-	struct filter *f = filter_new(c, NULL, 0);
+	struct filter *f = filter_new(&c->filter, NULL, 0);
 	bool r;
 
 	assert_non_null(f);
@@ -93,7 +94,7 @@ static void test_empty_accepts_all(void **state)
 
 	(void)state;
 	config_defaults(&c);
-	f = filter_new(&c, NULL, 0);
+	f = filter_new(&c.filter, NULL, 0);
 	assert_non_null(f);
 	for (unsigned p = 0; p < 256; p++) {
 		fl = mkflow((uint8_t)p, "198.51.100.10", "203.0.113.10");
@@ -127,7 +128,7 @@ static void test_protocols(void **state)
 	add_proto(&c, 63);
 	add_proto(&c, 64);
 	add_proto(&c, 255);
-	f = filter_new(&c, NULL, 0);
+	f = filter_new(&c.filter, NULL, 0);
 	assert_non_null(f);
 	for (unsigned p = 0; p < 256; p++) {
 		bool want = p == IPPROTO_TCP || p == IPPROTO_UDP || p == 0 ||
@@ -150,7 +151,7 @@ static void test_tcp_states(void **state)
 	(void)state;
 	config_defaults(&c);
 	c.filter.tcp_states = 1u << ST_ESTABLISHED | 1u << ST_SYN_SENT2;
-	f = filter_new(&c, NULL, 0);
+	f = filter_new(&c.filter, NULL, 0);
 	assert_non_null(f);
 	for (unsigned s = 0; s < 256; s++) {
 		fl = tcp((uint8_t)s, "198.51.100.10", "203.0.113.10");
@@ -214,7 +215,7 @@ static void test_prefix_v4(void **state)
 	add_ignore(&c, "198.51.100.7");
 	add_ignore(&c, "172.16.0.0/25");
 	add_ignore(&c, "2001:db8::/32");	/* does not match v4 */
-	f = filter_new(&c, NULL, 0);
+	f = filter_new(&c.filter, NULL, 0);
 	assert_non_null(f);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct flow fl = mkflow(IPPROTO_UDP, cases[i].src, cases[i].dst);
@@ -271,7 +272,7 @@ static void test_prefix_v6(void **state)
 	add_ignore(&c, "fe80::2/127");
 	add_ignore(&c, "::1");
 	add_ignore(&c, "192.0.2.0/24");
-	f = filter_new(&c, NULL, 0);
+	f = filter_new(&c.filter, NULL, 0);
 	assert_non_null(f);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct flow fl = mkflow(IPPROTO_TCP, cases[i].src, cases[i].dst);
@@ -300,7 +301,7 @@ static void test_ignore_local(void **state)
 	local[2] = pfx("2001:db8::1/128");
 	config_defaults(&c);
 	assert_true(c.filter.ignore_local);
-	f = filter_new(&c, local, 3);
+	f = filter_new(&c.filter, local, 3);
 	assert_non_null(f);
 	assert_false(filter_accept(f, &in));
 	assert_false(filter_accept(f, &out));
@@ -310,7 +311,7 @@ static void test_ignore_local(void **state)
 	filter_free(f);
 
 	c.filter.ignore_local = false;
-	f = filter_new(&c, local, 3);
+	f = filter_new(&c.filter, local, 3);
 	assert_non_null(f);
 	assert_true(filter_accept(f, &in));
 	assert_true(filter_accept(f, &out));
@@ -321,7 +322,7 @@ static void test_ignore_local(void **state)
 	/* Local addresses add to the configured prefixes. */
 	c.filter.ignore_local = true;
 	add_ignore(&c, "203.0.113.0/24");
-	f = filter_new(&c, local, 3);
+	f = filter_new(&c.filter, local, 3);
 	assert_non_null(f);
 	assert_false(filter_accept(f, &in));
 	assert_false(filter_accept(f, &fwd));
@@ -339,7 +340,7 @@ static void test_ignore_local(void **state)
 			many[i].addr.v4 = htonl(0x0a000000u + (uint32_t)i);
 		}
 		config_defaults(&c);
-		f = filter_new(&c, many, 300);
+		f = filter_new(&c.filter, many, 300);
 		assert_non_null(f);
 		in = mkflow(IPPROTO_TCP, "8.8.8.8", "10.0.1.43");
 		assert_false(filter_accept(f, &in));
