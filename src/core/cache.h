@@ -19,8 +19,8 @@
 
 /* cache_entry.flags */
 #define CE_DEAD		0x01	/* tombstone: destroyed, kept until peers know */
-#define CE_QUEUED	0x02	/* external, hot standby: waiting to be written
-				 * into the kernel */
+#define CE_QUEUED	0x02	/* external, hot standby (standby.c): waiting
+				 * to be written into the kernel */
 
 /*
  * A node of the sender's queues: the entry itself, or the bulk-end marker
@@ -45,8 +45,9 @@ struct cache_entry {
 	struct flow   flow;
 	uint8_t       flags;	/* CE_* */
 	uint8_t       gen;	/* reconcile generation (internal cache) */
-	uint32_t      kexp;	/* external, hot standby: when the kernel's copy
-				 * runs out (daemon clock, s); 0 not written */
+	uint32_t      kexp;	/* external, hot standby (standby.c): when the
+				 * kernel's copy runs out (daemon clock, s);
+				 * 0 not written */
 	struct txnode tx;	/* last: external entries stop before tx.ua */
 };
 

@@ -24,7 +24,7 @@ enum transport { TRANSPORT_UDP = 0, TRANSPORT_MULTICAST = 1 };
 
 /* What a backup does with its peers' flows: hot keeps them in its kernel
  * all along, cold only in the external cache until it becomes master. */
-enum standby { STANDBY_HOT = 0, STANDBY_COLD = 1 };
+enum standby_mode { STANDBY_HOT = 0, STANDBY_COLD = 1 };
 
 /* Where a value was given in the file; line 0: not given (a default). */
 struct config_mark {
@@ -85,7 +85,7 @@ struct config {
 		size_t   nannounce;
 		uint32_t count;			/* default 3 */
 		uint32_t interval_ms;		/* default 100 */
-		enum standby standby;		/* default hot */
+		enum standby_mode standby;	/* default hot */
 	} failover;
 
 	struct {

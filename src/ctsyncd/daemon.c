@@ -41,6 +41,7 @@
 #include "keyfile.h"
 #include "log.h"
 #include "privs.h"
+#include "standby.h"
 
 #define OUTPUT_BURST	512	/* datagrams per loop iteration */
 #define INPUT_BURST	512
@@ -79,42 +80,6 @@ struct commit_job {
 /* What keepalived (through ctctl) last told us, or, before that, what the
  * VIPs said at start-up (initial_role()); none without either. */
 enum role { ROLE_NONE, ROLE_MASTER, ROLE_BACKUP };
-
-/* Hot standby: how often the kernel's copies are checked, and how much
- * life a copy must have left not to be rewritten.  A copy with timeout T
- * is rewritten about every T - MIRROR_MARGIN_S seconds. */
-#define MIRROR_SWEEP_MS		5000
-#define MIRROR_MARGIN_S		15
-/* Writes per turn of the event loop (a few tens of ms of kernel work):
- * a large table is written in steps, with input, the control socket and
- * the watchdog served in between. */
-#define MIRROR_CHUNK		8192
-/* Changed flows waiting to be written; past it they are left to the
- * refresh sweep.  Deletes always wait. */
-#define MIRROR_QUEUE		65536
-
-/*
- * Hot standby: a backup keeps its peers' flows in its own kernel, so that
- * the packets keepalived sends its way the moment it becomes master
- * (before any notify script has run) find their state.  Changes of the
- * external caches wait here by key, each flow once (CE_QUEUED: it is
- * written with its state as of then), and are written in steps of
- * MIRROR_CHUNK.  A copy whose timeout nears, or that was never written
- * (kexp 0), is found by the refresh sweep, which also takes over when
- * the queue is full.
- */
-struct mirror {
-	struct flow_key *keys;		/* waiting: keys[i..n) */
-	size_t   n, cap, i;
-	unsigned budget;		/* writes left in this step */
-	bool     sweep_due;		/* sweep before the queue runs dry */
-	struct flow gone;		/* what a delete yields */
-	uint32_t now_s;
-	uint64_t sweep_at;		/* next refresh sweep (ms) */
-	/* counters */
-	uint64_t flushes, written, created, updated, deleted, refreshed;
-	uint64_t failed, released, events, restored, deferred, dropped;
-};
 
 struct daemon {
 	struct config conf;
@@ -157,7 +122,7 @@ struct daemon {
 	struct list parked;		/* clients whose request waits for it */
 	enum role role;
 	bool hot;			/* failover.standby: hot */
-	struct mirror m;
+	struct standby *standby;	/* active while a hot backup */
 	uint64_t tx_errors, rx_oversize;
 	/* A datagram the socket refused with EAGAIN, sent when writable. */
 	uint8_t  pend[RX_BUF];
@@ -236,80 +201,37 @@ static struct cache_entry *find_external(const struct daemon *d,
 	return NULL;
 }
 
-/* A backup that keeps its peers' flows in its kernel? */
-static bool hot_backup(const struct daemon *d)
+/* The standby module's view of the caches (struct standby_ops). */
+static struct cache_entry *standby_find(void *arg, const struct flow_key *k)
 {
-	return d->hot && d->role == ROLE_BACKUP;
+	return find_external(arg, k);
 }
 
-/* Is k a peer's flow that this backup only holds a copy of? */
-static bool mirrored(const struct daemon *d, const struct flow_key *k)
+static int standby_foreach(void *arg, int (*fn)(struct cache_entry *e, void *fn_arg),
+			   void *fn_arg)
 {
-	return hot_backup(d) && find_external(d, k);
+	struct daemon *d = arg;
+	int r = 0;
+
+	for (int i = 0; i < FTFW_MAX_PEERS && !r; i++)
+		if (d->ftfw->peers[i].used)
+			r = cache_foreach(d->ftfw->peers[i].rx.ext, fn, fn_arg);
+	return r;
 }
 
-static bool mirror_queue_full(const struct mirror *m)
+static bool standby_own(void *arg, const struct flow_key *k)
 {
-	return m->n - m->i >= MIRROR_QUEUE;
-}
+	const struct daemon *d = arg;
+	const struct cache_entry *e = cache_find(d->internal, k);
 
-/* Append k; -1 when memory ran out. */
-static int mirror_push(struct mirror *m, const struct flow_key *k)
-{
-	if (m->n == m->cap && m->i > 0) {	/* reuse the consumed front */
-		memmove(m->keys, m->keys + m->i, (m->n - m->i) * sizeof(*m->keys));
-		m->n -= m->i;
-		m->i = 0;
-	}
-	if (m->n == m->cap) {
-		size_t cap = m->cap ? m->cap * 2 : 1024;
-		struct flow_key *v = realloc(m->keys, cap * sizeof(*v));
-
-		if (!v)
-			return -1;
-		m->keys = v;
-		m->cap = cap;
-	}
-	m->keys[m->n++] = *k;
-	return 0;
-}
-
-/* Queue e (a live external entry): once; with the queue full, or no
- * memory, it is left to the sweep. */
-static void mirror_queue(struct daemon *d, struct cache_entry *e)
-{
-	struct mirror *m = &d->m;
-
-	if (e->flags & CE_QUEUED)
-		return;
-	if (mirror_queue_full(m) || mirror_push(m, &e->flow.key) < 0) {
-		e->kexp = 0;
-		m->sweep_due = true;
-		m->deferred++;
-		return;
-	}
-	e->flags |= CE_QUEUED;
-}
-
-/* k's copy must follow the external caches: written, or deleted when no
- * peer holds k any more. */
-static void mirror_note(struct daemon *d, const struct flow_key *k)
-{
-	struct cache_entry *e = find_external(d, k);
-
-	if (e)
-		mirror_queue(d, e);
-	else if (mirror_push(&d->m, k) < 0 && d->m.dropped++ == 0)
-		log_warnx("hot standby: out of memory, a destroyed flow stays "
-			  "in the kernel until it times out");
+	return e && !(e->flags & CE_DEAD);
 }
 
 static void on_external(void *arg, const struct flow_key *k)
 {
 	struct daemon *d = arg;
 
-	if (hot_backup(d))
-		mirror_note(d, k);
+	standby_changed(d->standby, k);
 }
 
 static void on_flow(void *arg, enum kernel_ev ev, const struct flow *f, bool own)
@@ -322,17 +244,10 @@ static void on_flow(void *arg, enum kernel_ev ev, const struct flow *f, bool own
 	case KERNEL_EV_DESTROY:	d->ks.ev_destroy++; break;
 	}
 	d->ks.ev_own += own;
-	if (mirrored(d, &f->key)) {
-		/* A copy of a peer's flow: not ours to replicate.  Gone from
-		 * the kernel while the peer still has it (expired, flushed by
-		 * hand): put it back. */
-		d->m.events++;
-		if (ev == KERNEL_EV_DESTROY && !own) {
-			d->m.restored++;
-			mirror_note(d, &f->key);
-		}
+	/* A copy of a peer's flow is not ours to replicate (one removed by
+	 * someone else is put back). */
+	if (standby_kernel_event(d->standby, &f->key, ev == KERNEL_EV_DESTROY, own))
 		return;
-	}
 	if (ev == KERNEL_EV_DESTROY) {
 		ftfw_local_destroy(d->ftfw, &f->key);
 		return;
@@ -354,7 +269,7 @@ static void on_dumped(void *arg, enum kernel_ev ev, const struct flow *f, bool o
 
 	if ((++d->ks.dumped & 4095) == 0)
 		keepalive(d);
-	if (filter_accept(d->filter, f) && !mirrored(d, &f->key))
+	if (filter_accept(d->filter, f) && !standby_is_copy(d->standby, &f->key))
 		keep(d, f, false);
 }
 
@@ -406,137 +321,58 @@ static void flush_output(struct daemon *d);
 
 static void watchdog_feed(struct daemon *d);
 
-/*
- * The next write of a flush: a noted key still held by a peer is written
- * with its state as of now (created, or refreshed where the kernel has
- * it), one no peer holds any more is deleted.  A flow this backup also
- * claims as its own (it carried it while it was master) is the peer's
- * now: the claim is withdrawn, and the peer told.
- */
-static const struct flow *mirror_next(void *arg, bool *del)
+/* ---- hot standby ------------------------------------------------------ */
+
+/* Pulls a step's writes from the standby module for kernel_commit(). */
+struct standby_iter {
+	struct daemon *d;
+	unsigned n;
+};
+
+static const struct flow *standby_write(void *arg, bool *del)
 {
-	struct daemon *d = arg;
-	struct mirror *m = &d->m;
+	struct standby_iter *it = arg;
+	struct standby_op op;
 
-	while (m->i < m->n && m->budget) {
-		const struct flow_key k = m->keys[m->i++];
-		struct cache_entry *e = find_external(d, &k), *own;
-
-		if ((--m->budget & 1023) == 0)
-			keepalive(d);
-		if (!e) {
-			m->gone.key = k;
-			*del = true;
-			return &m->gone;
-		}
-		e->flags &= ~CE_QUEUED;
-		if ((own = cache_find(d->internal, &k)) && !(own->flags & CE_DEAD)) {
-			ftfw_local_destroy(d->ftfw, &k);
-			m->released++;
-		}
-		e->kexp = m->now_s + ((e->flow.flags & FLOW_F_TIMEOUT) ?
-				      e->flow.timeout : 120);
-		return &e->flow;
-	}
-	return NULL;
+	if (!standby_next(it->d->standby, &op))
+		return NULL;
+	if ((++it->n & 1023) == 0)
+		keepalive(it->d);
+	if (op.release)		/* the peer's now: tell the peers so */
+		ftfw_local_destroy(it->d->ftfw, &op.flow->key);
+	*del = op.del;
+	return op.flow;
 }
 
-/* Queue the copies that run out within the margin or were never written,
- * until the queue is full (the next sweep goes on from there). */
-static int sweep_one(struct cache_entry *e, void *arg)
+/* Write one step of what the standby module has waiting (the timer
+ * brings the next).  The events the writes cause are ours and are read
+ * as they come (a copy is not replicated back). */
+static void standby_flush(struct daemon *d)
 {
-	struct daemon *d = arg;
-
-	if ((e->flags & (CE_DEAD | CE_QUEUED)) || e->kexp > d->m.now_s + MIRROR_MARGIN_S)
-		return 0;
-	if (mirror_queue_full(&d->m))
-		return 1;
-	if (e->kexp)
-		d->m.refreshed++;
-	mirror_queue(d, e);
-	return 0;
-}
-
-static void mirror_sweep(struct daemon *d)
-{
-	int full = 0;
-
-	d->m.sweep_due = false;
-	d->m.now_s = (uint32_t)(now_ms() / 1000);
-	for (int i = 0; i < FTFW_MAX_PEERS && !full; i++)
-		if (d->ftfw->peers[i].used)
-			full = cache_foreach(d->ftfw->peers[i].rx.ext, sweep_one, d);
-	if (full)
-		d->m.sweep_due = true;
-}
-
-/* Every copy is to be written again (becoming backup). */
-static int unwritten_one(struct cache_entry *e, void *arg)
-{
-	e->kexp = 0;
-	e->flags &= ~CE_QUEUED;
-	return 0;
-}
-
-static void mirror_rewrite_all(struct daemon *d)
-{
-	d->m.i = d->m.n = 0;
-	for (int i = 0; i < FTFW_MAX_PEERS; i++)
-		if (d->ftfw->peers[i].used)
-			cache_foreach(d->ftfw->peers[i].rx.ext, unwritten_one, NULL);
-	d->m.sweep_due = true;
-}
-
-static bool mirror_pending(const struct daemon *d)
-{
-	return hot_backup(d) && (d->m.i < d->m.n || d->m.sweep_due);
-}
-
-static int reconcile(struct daemon *d);
-
-/* Write one step of what waits (MIRROR_CHUNK at most; the timer brings
- * the next).  The events the writes cause are ours and are read as they
- * come (a copy is not replicated back). */
-static void mirror_flush(struct daemon *d)
-{
-	struct mirror *m = &d->m;
+	const struct standby_stats *s = standby_stats(d->standby);
+	struct standby_iter it = { .d = d };
 	struct commit_result r;
+	uint64_t failed;
 
-	if (!mirror_pending(d))
+	if (!standby_step(d->standby, now_ms()))
 		return;
-	if (m->i == m->n) {
-		m->i = m->n = 0;
-		mirror_sweep(d);
-		if (m->i == m->n)
-			return;
-	}
-	m->budget = MIRROR_CHUNK;
-	m->now_s = (uint32_t)(now_ms() / 1000);
-	if (kernel_commit(d->k, mirror_next, d, d->conf.kernel.commit_batch,
+	if (kernel_commit(d->k, standby_write, &it, d->conf.kernel.commit_batch,
 			  KERNEL_REFRESH, on_flow, d, &r) < 0) {
 		/* Whatever it failed on, do not spin: what waits is left to
 		 * the next sweep (the copies not written are still due). */
 		log_warn("hot standby: writing flows into the kernel");
-		mirror_rewrite_all(d);
-		m->sweep_due = false;
+		standby_step_failed(d->standby);
 		return;
 	}
-	if (m->i == m->n)
-		m->i = m->n = 0;
-	m->flushes++;
-	m->written += r.created + r.updated;
-	m->created += r.created;
-	m->updated += r.updated;
-	m->deleted += r.deleted;
-	if (r.failed + r.update_failed) {
-		if (m->failed == 0)
-			log_warnx("hot standby: %" PRIu64 " flows not written into "
-				  "the kernel, first %s: %s (net.netfilter."
-				  "nf_conntrack_max too low?)",
-				  r.failed + r.update_failed, r.first_failed,
-				  strerror(r.first_error));
-		m->failed += r.failed + r.update_failed;
-	}
+	failed = r.failed + r.update_failed;
+	if (failed && s->failed == 0)
+		log_warnx("hot standby: %" PRIu64 " flows not written into "
+			  "the kernel, first %s: %s (net.netfilter."
+			  "nf_conntrack_max too low?)",
+			  failed, r.first_failed, strerror(r.first_error));
+	standby_step_done(d->standby, &(struct standby_result){
+		.created = r.created, .updated = r.updated,
+		.deleted = r.deleted, .failed = failed });
 	if (r.events_lost)
 		events_lost(d, "writing the hot standby's copies");
 }
@@ -631,9 +467,9 @@ static void arm_timer(struct daemon *d)
 		at = d->announce_at;
 	if (d->watchdog_usec && d->watchdog_at < at)
 		at = d->watchdog_at;
-	if (d->m.sweep_at && d->m.sweep_at < at)
-		at = d->m.sweep_at;
-	if (mirror_pending(d) || d->reread_since || d->job)
+	if (standby_next_deadline(d->standby, now) < at)
+		at = standby_next_deadline(d->standby, now);
+	if (d->reread_since || d->job)
 		at = now;
 
 	ev_timer_stop(d->loop, &d->timer);
@@ -730,7 +566,7 @@ static void sync_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	struct daemon *d = w->data;
 
 	sync_input(d);
-	mirror_flush(d);
+	standby_flush(d);
 	flush_output(d);
 }
 
@@ -812,11 +648,7 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 	if (d->announce_left && d->announce_at <= now)
 		announce_round(d, NULL, 0);
-	if (d->m.sweep_at && d->m.sweep_at <= now) {
-		d->m.sweep_due = true;
-		d->m.sweep_at = now + MIRROR_SWEEP_MS;
-	}
-	mirror_flush(d);
+	standby_flush(d);
 	if (d->job)
 		commit_step(d);
 	if (d->reread_since)
@@ -968,6 +800,7 @@ static void do_stats(struct daemon *d, struct ctl_client *c)
 	const struct ftfw *f = d->ftfw;
 	const struct wire_stats *w = &f->wire;
 	struct kernel_stats kst;
+	const struct standby_stats *sb = standby_stats(d->standby);
 
 	kernel_stats(d->k, &kst);
 	kv(c, "kernel", "events_new", d->ks.ev_new);
@@ -1026,18 +859,18 @@ static void do_stats(struct daemon *d, struct ctl_client *c)
 	kv(c, "commit", "last_usec", d->cs.last_usec);
 	kv(c, "commit", "pending", d->job ? d->job->n - d->job->i : 0);
 	kv(c, "commit", "announced", d->announced);
-	kv(c, "standby", "flushes", d->m.flushes);
-	kv(c, "standby", "written", d->m.written);
-	kv(c, "standby", "created", d->m.created);
-	kv(c, "standby", "updated", d->m.updated);
-	kv(c, "standby", "deleted", d->m.deleted);
-	kv(c, "standby", "refreshed", d->m.refreshed);
-	kv(c, "standby", "restored", d->m.restored);
-	kv(c, "standby", "released", d->m.released);
-	kv(c, "standby", "failed", d->m.failed);
-	kv(c, "standby", "queued", d->m.n - d->m.i);
-	kv(c, "standby", "deferred", d->m.deferred);
-	kv(c, "standby", "own_events", d->m.events);
+	kv(c, "standby", "flushes", sb->flushes);
+	kv(c, "standby", "written", sb->written);
+	kv(c, "standby", "created", sb->created);
+	kv(c, "standby", "updated", sb->updated);
+	kv(c, "standby", "deleted", sb->deleted);
+	kv(c, "standby", "refreshed", sb->refreshed);
+	kv(c, "standby", "restored", sb->restored);
+	kv(c, "standby", "released", sb->released);
+	kv(c, "standby", "failed", sb->failed);
+	kv(c, "standby", "queued", standby_queued(d->standby));
+	kv(c, "standby", "deferred", sb->deferred);
+	kv(c, "standby", "own_events", sb->events);
 	kv(c, "control", "clients", d->ctl.nclients);
 	kv(c, "control", "accepted", d->ctl.accepted);
 	kv(c, "control", "accept_errors", d->ctl.accept_errors);
@@ -1381,13 +1214,12 @@ static void commit_end(struct daemon *d, int err)
  */
 static void do_master(struct daemon *d, struct client *cl)
 {
-	bool hot = hot_backup(d);
+	bool hot = standby_active(d->standby);
 
 	log_info("becoming master%s", hot ? " (hot standby: the kernel holds "
 		 "the peers' flows already)" : "");
 	d->role = ROLE_MASTER;	/* what still waits to be copied is committed */
-	d->m.i = d->m.n = 0;
-	d->m.sweep_due = false;
+	standby_stop(d->standby);
 	if (hot)
 		reconcile(d);
 	commit_start(d, cl, hot ? 0 : KERNEL_REFRESH, true);
@@ -1422,8 +1254,8 @@ static void do_backup(struct daemon *d, struct ctl_client *c)
 	d->role = ROLE_BACKUP;
 	d->announce_left = 0;
 	if (d->hot) {
-		mirror_rewrite_all(d);
-		mirror_flush(d);
+		standby_start(d->standby, now_ms());
+		standby_flush(d);
 		snprintf(msg, sizeof(msg), "backup: writing %zu peer flows into "
 			 "the kernel, asked peers for their tables", external_live(d));
 	} else {
@@ -1887,7 +1719,6 @@ int daemon_run(const struct config *c, const struct auth_keyring *keys)
 	d->started = now_ms();
 	d->hot = c->failover.standby == STANDBY_HOT;
 	d->role = initial_role(c);
-	d->m.sweep_at = d->hot ? d->started + MIRROR_SWEEP_MS : 0;
 	nlocal = c->filter.ignore_local ? local_prefixes(c, local, 256) : 0;
 	if (!(d->filter = filter_new(&c->filter, local, nlocal)))
 		fatal("filter");
@@ -1911,6 +1742,12 @@ int daemon_run(const struct config *c, const struct auth_keyring *keys)
 	};
 	if (!(d->ftfw = ftfw_new(&fc, d->internal)))
 		fatal("ftfw");
+	if (!(d->standby = standby_new(&(struct standby_ops){
+		.find = standby_find, .foreach = standby_foreach,
+		.own = standby_own, .arg = d })))
+		fatal("standby");
+	if (d->hot && d->role == ROLE_BACKUP)
+		standby_start(d->standby, d->started);
 	for (size_t i = 0; i < c->sync.npeers; i++) {
 		char name[64];
 
@@ -1978,7 +1815,7 @@ int daemon_run(const struct config *c, const struct auth_keyring *keys)
 	if (d->role != ROLE_NONE)
 		log_info("starting as %s (%s the failover.announce addresses)%s",
 			 role_name(d->role), d->role == ROLE_MASTER ? "holding" :
-			 "not holding", hot_backup(d) ? ": hot standby" : "");
+			 "not holding", standby_active(d->standby) ? ": hot standby" : "");
 	if (d->keys.n)
 		log_info("sync %s with key %u (%zu key%s accepted)",
 			 d->keys.encrypt ? "encrypted" : "authenticated",
@@ -2012,7 +1849,7 @@ out:
 	ftfw_free(d->ftfw);
 	cache_free(d->internal);
 	filter_free(d->filter);
-	free(d->m.keys);
+	standby_free(d->standby);
 	if (d->job)
 		free(d->job->v);
 	free(d->job);
