@@ -486,7 +486,7 @@ static bool min_acked(const struct ftfw *f, uint64_t *min)
 	bool any = false;
 
 	*min = UINT64_MAX;
-	for (int i = 0; i < FTFW_MAX_PEERS; i++) {
+	for (int i = 0; i < CTSYNC_MAX_PEERS; i++) {
 		const struct ftfw_peer *p = &f->peers[i];
 
 		if (p->used && p->alive && p->acked_valid) {
@@ -586,7 +586,7 @@ static size_t requeue_ranges(struct ftfw *f, uint64_t (*r)[2], unsigned nr,
 /* Is p the only peer whose acknowledgements we wait for? */
 static bool only_peer(const struct ftfw *f, const struct ftfw_peer *p)
 {
-	for (int i = 0; i < FTFW_MAX_PEERS; i++) {
+	for (int i = 0; i < CTSYNC_MAX_PEERS; i++) {
 		const struct ftfw_peer *q = &f->peers[i];
 
 		if (q != p && q->used && q->alive && q->acked_valid)
@@ -616,7 +616,7 @@ static void resync_serve(struct ftfw *f, uint64_t now)
 {
 	bool any = false;
 
-	for (int i = 0; i < FTFW_MAX_PEERS; i++) {
+	for (int i = 0; i < CTSYNC_MAX_PEERS; i++) {
 		struct ftfw_peer *p = &f->peers[i];
 
 		if (!p->used || !p->resync_deferred)
@@ -732,7 +732,7 @@ static struct ftfw_peer *peer_init(struct ftfw *f, int i, const char *name)
 
 int ftfw_add_peer(struct ftfw *f, const char *name)
 {
-	for (int i = 0; i < FTFW_MAX_PEERS; i++)
+	for (int i = 0; i < CTSYNC_MAX_PEERS; i++)
 		if (!f->peers[i].used)
 			return peer_init(f, i, name) ? i : -1;
 	return -1;
@@ -742,7 +742,7 @@ static struct ftfw_peer *peer_by_node(struct ftfw *f, uint32_t node, const char 
 {
 	int free_slot = -1;
 
-	for (int i = 0; i < FTFW_MAX_PEERS; i++) {
+	for (int i = 0; i < CTSYNC_MAX_PEERS; i++) {
 		struct ftfw_peer *p = &f->peers[i];
 
 		if (p->used && p->bound && p->node_id == node)
@@ -779,7 +779,7 @@ void ftfw_free(struct ftfw *f)
 {
 	if (!f)
 		return;
-	for (int i = 0; i < FTFW_MAX_PEERS; i++) {
+	for (int i = 0; i < CTSYNC_MAX_PEERS; i++) {
 		if (f->peers[i].used) {
 			rx_drop_tombstones(&f->peers[i].rx, true);
 			cache_free(f->peers[i].rx.ext);
@@ -911,7 +911,7 @@ int ftfw_request_resync(struct ftfw *f, uint64_t now)
 {
 	int n = 0;
 
-	for (int i = 0; i < FTFW_MAX_PEERS; i++) {
+	for (int i = 0; i < CTSYNC_MAX_PEERS; i++) {
 		struct ftfw_peer *p = &f->peers[i];
 
 		if (p->used && p->rx.known) {
@@ -924,7 +924,7 @@ int ftfw_request_resync(struct ftfw *f, uint64_t now)
 
 void ftfw_flush_external(struct ftfw *f)
 {
-	for (int i = 0; i < FTFW_MAX_PEERS; i++) {
+	for (int i = 0; i < CTSYNC_MAX_PEERS; i++) {
 		struct ftfw_peer *p = &f->peers[i];
 
 		if (p->used) {
@@ -996,7 +996,7 @@ static void node_clash(struct ftfw *f, int slot, const char *from, uint64_t now)
 {
 	const char *name = from;
 
-	if (slot >= 0 && slot < FTFW_MAX_PEERS && f->peers[slot].used)
+	if (slot >= 0 && slot < CTSYNC_MAX_PEERS && f->peers[slot].used)
 		name = f->peers[slot].name;
 	f->rx_node_clash++;
 	f->clash_at = now;
@@ -1019,7 +1019,7 @@ static void auth_refused(struct ftfw *f, int slot, uint64_t now)
 {
 	struct ftfw_peer *p;
 
-	if (slot < 0 || slot >= FTFW_MAX_PEERS || !f->peers[slot].used)
+	if (slot < 0 || slot >= CTSYNC_MAX_PEERS || !f->peers[slot].used)
 		return;
 	p = &f->peers[slot];
 	p->st.auth_refused++;
@@ -1079,7 +1079,7 @@ void ftfw_input(struct ftfw *f, int slot, const char *from,
 			node_clash(f, slot, from, now);
 		return;
 	}
-	if (slot >= 0 && slot < FTFW_MAX_PEERS && f->peers[slot].used)
+	if (slot >= 0 && slot < CTSYNC_MAX_PEERS && f->peers[slot].used)
 		p = &f->peers[slot];
 	else if (slot < 0)
 		p = peer_by_node(f, h.node_id, from);
@@ -1335,7 +1335,7 @@ static size_t build_data(struct ftfw *f, uint8_t *buf, size_t cap)
 
 static void check_peers(struct ftfw *f, uint64_t now)
 {
-	for (int i = 0; i < FTFW_MAX_PEERS; i++) {
+	for (int i = 0; i < CTSYNC_MAX_PEERS; i++) {
 		struct ftfw_peer *p = &f->peers[i];
 
 		if (p->used && p->alive && now - p->last_heard > f->conf.peer_timeout_ms) {
@@ -1401,8 +1401,8 @@ size_t ftfw_output(struct ftfw *f, uint64_t now, uint8_t *buf, size_t cap, int *
 	check_peers(f, now);
 	if (f->resync_waiting && resync_allowed(f, now))
 		resync_serve(f, now);
-	for (int k = 0; k < FTFW_MAX_PEERS; k++) {
-		int i = (f->status_rr + k) % FTFW_MAX_PEERS;
+	for (int k = 0; k < CTSYNC_MAX_PEERS; k++) {
+		int i = (f->status_rr + k) % CTSYNC_MAX_PEERS;
 
 		if (f->peers[i].used && f->peers[i].probe_due) {
 			*dest = i;
@@ -1450,7 +1450,7 @@ uint64_t ftfw_next_deadline(const struct ftfw *f, uint64_t now)
 		return now;
 	if (f->resync_waiting && !bulk_under_way(f))
 		d = min_u64(d, f->resync_at + f->conf.peer_timeout_ms);
-	for (int i = 0; i < FTFW_MAX_PEERS; i++) {
+	for (int i = 0; i < CTSYNC_MAX_PEERS; i++) {
 		const struct ftfw_peer *p = &f->peers[i];
 
 		if (!p->used)
@@ -1472,7 +1472,7 @@ bool ftfw_in_sync(const struct ftfw *f)
 {
 	bool any = false;
 
-	for (int i = 0; i < FTFW_MAX_PEERS; i++) {
+	for (int i = 0; i < CTSYNC_MAX_PEERS; i++) {
 		const struct ftfw_peer *p = &f->peers[i];
 
 		if (!p->used || !p->alive)
@@ -1493,7 +1493,7 @@ bool ftfw_trouble(const struct ftfw *f, uint64_t now, char *why, size_t len)
 			 f->clash_peer);
 		return true;
 	}
-	for (int i = 0; i < FTFW_MAX_PEERS; i++) {
+	for (int i = 0; i < CTSYNC_MAX_PEERS; i++) {
 		const struct ftfw_peer *p = &f->peers[i];
 
 		if (p->used && !p->alive && p->auth_refused_at &&

@@ -72,9 +72,9 @@
 #include "auth.h"
 #include "cache.h"
 #include "flow.h"
+#include "peers.h"
 #include "proto.h"
 
-#define FTFW_MAX_PEERS		16
 #define FTFW_RX_WINDOW		65536	/* seqs a receiver tracks past cum */
 #define FTFW_DEST_ALL		(-1)
 #define FTFW_RETIRED		64	/* earlier lives of a peer remembered */
@@ -222,7 +222,7 @@ struct ftfw {
 	struct auth_stats auth;		/* refused: unsealed, forged, replayed */
 	uint64_t tx_counter;		/* next sealing counter */
 	uint8_t  plain[65536];		/* an opened datagram */
-	struct ftfw_peer peers[FTFW_MAX_PEERS];
+	struct ftfw_peer peers[CTSYNC_MAX_PEERS];
 	int      status_rr;		/* round robin over due STATUS */
 };
 
@@ -230,7 +230,8 @@ struct ftfw {
 struct ftfw *ftfw_new(const struct ftfw_conf *conf, struct cache *internal);
 void ftfw_free(struct ftfw *f);
 
-/* Register a configured unicast peer: returns its slot (>= 0) or -1. */
+/* Register a configured unicast peer: returns its slot, the number of
+ * peers registered before it (see peers.h), or -1 (table full, ENOMEM). */
 int ftfw_add_peer(struct ftfw *f, const char *name);
 
 /* --- this node's flows (from the kernel) ------------------------------ */

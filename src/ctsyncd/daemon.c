@@ -197,7 +197,7 @@ static void keep(struct daemon *d, const struct flow *f, bool own)
 static struct cache_entry *find_external(const struct daemon *d,
 					 const struct flow_key *k)
 {
-	for (int i = 0; i < FTFW_MAX_PEERS; i++) {
+	for (int i = 0; i < CTSYNC_MAX_PEERS; i++) {
 		const struct ftfw_peer *p = &d->ftfw->peers[i];
 		struct cache_entry *e;
 
@@ -434,7 +434,7 @@ static void mirror_sweep(struct daemon *d)
 
 	d->m.sweep_due = false;
 	d->m.now_s = (uint32_t)(now_ms() / 1000);
-	for (int i = 0; i < FTFW_MAX_PEERS && !full; i++)
+	for (int i = 0; i < CTSYNC_MAX_PEERS && !full; i++)
 		if (d->ftfw->peers[i].used)
 			full = cache_foreach(d->ftfw->peers[i].rx.ext, sweep_one, d);
 	if (full)
@@ -452,7 +452,7 @@ static int unwritten_one(struct cache_entry *e, void *arg)
 static void mirror_rewrite_all(struct daemon *d)
 {
 	d->m.i = d->m.n = 0;
-	for (int i = 0; i < FTFW_MAX_PEERS; i++)
+	for (int i = 0; i < CTSYNC_MAX_PEERS; i++)
 		if (d->ftfw->peers[i].used)
 			cache_foreach(d->ftfw->peers[i].rx.ext, unwritten_one, NULL);
 	d->m.sweep_due = true;
@@ -810,7 +810,7 @@ static size_t external_live(const struct daemon *d)
 {
 	size_t n = 0;
 
-	for (int i = 0; i < FTFW_MAX_PEERS; i++)
+	for (int i = 0; i < CTSYNC_MAX_PEERS; i++)
 		if (d->ftfw->peers[i].used)
 			n += cache_live(d->ftfw->peers[i].rx.ext);
 	return n;
@@ -849,7 +849,7 @@ static bool is_ready(struct daemon *d, char *why, size_t len)
 	}
 	if (ftfw_trouble(d->ftfw, now_ms(), why, len))
 		return false;
-	for (int i = 0; i < FTFW_MAX_PEERS; i++)
+	for (int i = 0; i < CTSYNC_MAX_PEERS; i++)
 		alive |= d->ftfw->peers[i].used && d->ftfw->peers[i].alive;
 	if (alive) {
 		if (ftfw_in_sync(d->ftfw))
@@ -909,7 +909,7 @@ static void do_status(struct daemon *d, struct ctl_client *c)
 	kv(c, "cache", "external", external_live(d));
 	kv(c, "cache", "queued", ftfw_queued(d->ftfw));
 	kv(c, "cache", "unacked", ftfw_unacked(d->ftfw));
-	for (int i = 0; i < FTFW_MAX_PEERS; i++) {
+	for (int i = 0; i < CTSYNC_MAX_PEERS; i++) {
 		const struct ftfw_peer *p = &d->ftfw->peers[i];
 		char sec[80];
 
@@ -1005,7 +1005,7 @@ static void do_stats(struct daemon *d, struct ctl_client *c)
 	kv(c, "control", "evicted", d->ctl.evicted);
 	kv(c, "control", "refused", d->ctl.refused);
 	kv(c, "control", "unsent_bytes", d->ctl.out_total);
-	for (int i = 0; i < FTFW_MAX_PEERS; i++) {
+	for (int i = 0; i < CTSYNC_MAX_PEERS; i++) {
 		const struct ftfw_peer *p = &f->peers[i];
 		const struct ftfw_peer_stats *s = &p->st;
 		char sec[80];
@@ -1064,7 +1064,7 @@ static void do_dump(struct daemon *d, struct ctl_client *c, int which)
 		cache_foreach(d->internal, dump_one, &dc);
 		return;
 	}
-	for (int i = 0; i < FTFW_MAX_PEERS; i++) {
+	for (int i = 0; i < CTSYNC_MAX_PEERS; i++) {
 		struct ftfw_peer *p = &d->ftfw->peers[i];
 
 		if (p->used) {
@@ -1129,7 +1129,7 @@ static int do_commit(struct daemon *d, struct ctl_client *c, unsigned flags,
 	bool quiet;
 	int rc = 0;
 
-	for (int i = 0; i < FTFW_MAX_PEERS && rc == 0; i++)
+	for (int i = 0; i < CTSYNC_MAX_PEERS && rc == 0; i++)
 		if (d->ftfw->peers[i].used)
 			rc = cache_foreach(d->ftfw->peers[i].rx.ext, collect_one, &it);
 	if (rc < 0) {
@@ -1698,8 +1698,9 @@ int daemon_run(const struct config *c, const struct auth_keyring *keys)
 		char name[64];
 
 		channel_addr_str(&c->sync.peers[i], name, sizeof(name));
-		if (ftfw_add_peer(d->ftfw, name) < 0)
-			fatal("peer %s", name);
+		/* The channel knows it by its index in c->sync.peers. */
+		if (ftfw_add_peer(d->ftfw, name) != (int)i)
+			fatal("peer %s: no slot %zu in the replication engine", name, i);
 	}
 
 	/* Events first, then the dump, so nothing falls in between. */
