@@ -67,15 +67,40 @@ static void rx_drop_tombstones(struct ftfw_rx *rx, bool all)
 	}
 }
 
-static inline void tell_external(const struct ftfw *f, const struct flow_key *k)
+/* The live entry of k in the external caches of slots [from, to). */
+static struct cache_entry *find_live(const struct ftfw *f, int from, int to,
+				     const struct flow_key *k)
 {
-	if (f->conf.on_external)
-		f->conf.on_external(f->conf.external_arg, k);
+	for (int i = from; i < to && f->peers[i].used; i++) {
+		struct cache_entry *e = cache_find(f->peers[i].rx.ext, k);
+
+		if (e && !(e->flags & CE_DEAD))
+			return e;
+	}
+	return NULL;
+}
+
+/*
+ * p's entry for k changed: e is it, live, or NULL when p no longer holds
+ * the flow.  The caller is given what ftfw_find_external() finds, which
+ * costs no lookup with one peer: an earlier peer's entry comes first.
+ */
+static void tell_external(const struct ftfw *f, const struct ftfw_peer *p,
+			  struct cache_entry *e, const struct flow_key *k)
+{
+	int slot = (int)(p - f->peers);
+	struct cache_entry *first;
+
+	if (!f->conf.on_external)
+		return;
+	if (!(first = find_live(f, 0, slot, k)))
+		first = e ? e : find_live(f, slot + 1, CTSYNC_MAX_PEERS, k);
+	f->conf.on_external(f->conf.external_arg, first, k);
 }
 
 struct sweep_ctx {
 	const struct ftfw *f;
-	struct ftfw_rx *rx;
+	struct ftfw_peer *p;
 	uint64_t begin;
 	uint64_t n;
 	uint64_t kept;		/* count_one: entries the transfer refreshed */
@@ -102,9 +127,9 @@ static int sweep_one(struct cache_entry *e, void *arg)
 		bool live = !(e->flags & CE_DEAD);
 		struct flow_key k = e->flow.key;
 
-		cache_del(sc->rx->ext, e);
+		cache_del(sc->p->rx.ext, e);
 		if (live)
-			tell_external(sc->f, &k);
+			tell_external(sc->f, sc->p, NULL, &k);
 		sc->n++;
 	}
 	return 0;
@@ -125,7 +150,7 @@ static void rx_settle(struct ftfw *f, struct ftfw_peer *p, uint64_t now)
 	if (!list_empty(&rx->tombstones))
 		rx_drop_tombstones(rx, false);
 	if (rx->sweep_pending && rx->expected > rx->sweep_end) {
-		struct sweep_ctx sc = { f, rx, rx->sweep_begin, 0, 0 };
+		struct sweep_ctx sc = { f, p, rx->sweep_begin, 0, 0 };
 		bool asked = rx->want_table && rx->sweep_begin > rx->want_after;
 
 		rx->sweep_pending = false;
@@ -347,7 +372,7 @@ static void apply_flow(struct ftfw *f, struct ftfw_peer *p, uint64_t s,
 	e->tx.seq = s;
 	p->st.rx_flows++;
 	if (changed)
-		tell_external(f, &fl->key);
+		tell_external(f, p, e, &fl->key);
 }
 
 static void apply_destroy(struct ftfw *f, struct ftfw_peer *p, uint64_t s,
@@ -389,7 +414,7 @@ static void apply_destroy(struct ftfw *f, struct ftfw_peer *p, uint64_t s,
 		e->tx.seq = s;
 	}
 	if (was_live)
-		tell_external(f, k);
+		tell_external(f, p, NULL, k);
 }
 
 static void apply_bulk_end(struct ftfw_peer *p, uint64_t s, uint32_t begin32)
@@ -1523,4 +1548,96 @@ size_t ftfw_queued(const struct ftfw *f)
 size_t ftfw_unacked(const struct ftfw *f)
 {
 	return list_len(&f->unacked);
+}
+
+const struct ftfw_conf *ftfw_conf(const struct ftfw *f)
+{
+	return &f->conf;
+}
+
+void ftfw_stats(const struct ftfw *f, struct ftfw_stats *st)
+{
+	*st = (struct ftfw_stats){
+		.tx = f->tx, .wire = f->wire, .auth = f->auth,
+		.rx_foreign = f->rx_foreign, .rx_own = f->rx_own,
+		.rx_node_clash = f->rx_node_clash,
+		.next_seq = (uint32_t)f->next_seq,
+	};
+}
+
+void ftfw_count_foreign(struct ftfw *f)
+{
+	f->rx_foreign++;
+}
+
+static enum ftfw_table table_state(const struct ftfw_rx *rx)
+{
+	if (!rx->known)
+		return FTFW_TABLE_NONE;
+	if (rx->want_table || rx->sweep_pending)
+		return FTFW_TABLE_RESYNCING;
+	return rx->expected < rx->highest ? FTFW_TABLE_REPAIRING : FTFW_TABLE_COMPLETE;
+}
+
+bool ftfw_peer_info(const struct ftfw *f, int slot, struct ftfw_peer_info *pi)
+{
+	const struct ftfw_peer *p;
+
+	if (slot < 0 || slot >= CTSYNC_MAX_PEERS || !f->peers[slot].used)
+		return false;
+	p = &f->peers[slot];
+	*pi = (struct ftfw_peer_info){
+		.name = p->name, .node_id = p->node_id,
+		.epoch = p->rx.known ? p->rx.epoch : 0,
+		.alive = p->alive, .last_heard = p->last_heard,
+		.key_id = p->key_id, .table = table_state(&p->rx),
+		.rx_next = (uint32_t)p->rx.expected,
+		.flows = cache_live(p->rx.ext), .tombstones = p->rx.ext->dead,
+		.resync_waiting = p->resync_deferred, .st = p->st,
+	};
+	return true;
+}
+
+struct cache_entry *ftfw_find_external(const struct ftfw *f, int slot,
+				       const struct flow_key *k)
+{
+	if (slot == FTFW_ALL_PEERS)
+		return find_live(f, 0, CTSYNC_MAX_PEERS, k);
+	if (slot < 0 || slot >= CTSYNC_MAX_PEERS)
+		return NULL;
+	return find_live(f, slot, slot + 1, k);
+}
+
+struct foreach_ctx {
+	ftfw_external_fn fn;
+	uint32_t origin;
+	void *arg;
+};
+
+static int foreach_one(struct cache_entry *e, void *arg)
+{
+	struct foreach_ctx *fc = arg;
+
+	return fc->fn(e, fc->origin, fc->arg);
+}
+
+int ftfw_foreach_external(struct ftfw *f, int slot, ftfw_external_fn fn, void *arg)
+{
+	struct foreach_ctx fc = { fn, 0, arg };
+	int first = slot == FTFW_ALL_PEERS ? 0 : slot;
+	int end = slot == FTFW_ALL_PEERS ? CTSYNC_MAX_PEERS : slot + 1;
+	int rc = 0;
+
+	if (first < 0 || end > CTSYNC_MAX_PEERS)
+		return 0;
+	for (int i = first; i < end && rc == 0 && f->peers[i].used; i++) {
+		fc.origin = f->peers[i].node_id;
+		rc = cache_foreach(f->peers[i].rx.ext, foreach_one, &fc);
+	}
+	return rc;
+}
+
+bool ftfw_consistent(const struct ftfw *f)
+{
+	return list_len(&f->txq) == f->nq;
 }

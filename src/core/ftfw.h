@@ -77,6 +77,7 @@
 
 #define FTFW_RX_WINDOW		65536	/* seqs a receiver tracks past cum */
 #define FTFW_DEST_ALL		(-1)
+#define FTFW_ALL_PEERS		(-1)	/* a slot argument: every peer */
 #define FTFW_RETIRED		64	/* earlier lives of a peer remembered */
 
 struct ftfw_conf {
@@ -98,10 +99,13 @@ struct ftfw_conf {
 	 * an external cache that a copy in the kernel must follow: a flow
 	 * new, revived or changed in replicated state, or gone (destroyed by
 	 * its peer, or swept after a full table).  A record repeating state
-	 * already held (a resync, a retransmission) is not reported.  The
-	 * caller looks the key up again to learn which: the key is valid
-	 * during the call only. */
-	void (*on_external)(void *arg, const struct flow_key *k);
+	 * already held (a resync, a retransmission) is not reported.  e is
+	 * the entry ftfw_find_external(f, FTFW_ALL_PEERS, k) gives now: the
+	 * one that changed unless an earlier peer also holds the flow; when
+	 * that peer's is gone, another peer's that holds the flow, or NULL
+	 * when none does.  e and k are valid during the call only. */
+	void (*on_external)(void *arg, struct cache_entry *e,
+			    const struct flow_key *k);
 	void *external_arg;
 };
 
@@ -142,6 +146,44 @@ struct ftfw_peer_stats {
 	uint64_t auth_refused;		/* from its address, did not open */
 	uint64_t rx_bad_seq;		/* dropped: seq past the window */
 	uint64_t desyncs;		/* stream tracked again (out of step) */
+};
+
+/* The engine's counters (ftfw_stats()). */
+struct ftfw_stats {
+	struct ftfw_tx_stats tx;
+	struct wire_stats wire;		/* malformed input, by kind */
+	struct auth_stats auth;		/* refused: unsealed, forged, replayed */
+	uint64_t rx_foreign;		/* from unknown senders / full peer table;
+					 * with keys, another node's from a live
+					 * peer's address */
+	uint64_t rx_own;		/* our own multicast echo */
+	uint64_t rx_node_clash;		/* our node id, another epoch */
+	uint32_t next_seq;		/* not a counter: the seq our next DATA
+					 * carries, as on the wire */
+};
+
+/* How much of a peer's table this node holds. */
+enum ftfw_table {
+	FTFW_TABLE_NONE,		/* nothing of its stream taken yet */
+	FTFW_TABLE_RESYNCING,		/* its full table asked for, or to sweep */
+	FTFW_TABLE_REPAIRING,		/* holes asked for again */
+	FTFW_TABLE_COMPLETE,
+};
+
+/* One peer as status and readiness reports see it (ftfw_peer_info()). */
+struct ftfw_peer_info {
+	const char *name;		/* address; as long as the engine lives */
+	uint32_t node_id;		/* 0: not learned yet */
+	uint32_t epoch;			/* its life we track (table not NONE) */
+	bool     alive;
+	uint64_t last_heard;		/* ms, 0 never */
+	uint16_t key_id;		/* of its last datagram taken, 0 none */
+	enum ftfw_table table;
+	uint32_t rx_next;		/* first seq of its stream we miss */
+	size_t   flows;			/* live entries of its external cache */
+	size_t   tombstones;		/* destroyed ones kept a while */
+	bool     resync_waiting;	/* its request for our table waits */
+	struct ftfw_peer_stats st;
 };
 
 struct ftfw_rx {
@@ -336,5 +378,46 @@ bool ftfw_trouble(const struct ftfw *f, uint64_t now, char *why, size_t len);
 /* Number of entries waiting to be sent / awaiting acknowledgement. */
 size_t ftfw_queued(const struct ftfw *f);
 size_t ftfw_unacked(const struct ftfw *f);
+
+/* --- what callers may read ------------------------------------------- */
+
+/* The configuration the engine was made with. */
+const struct ftfw_conf *ftfw_conf(const struct ftfw *f);
+void ftfw_stats(const struct ftfw *f, struct ftfw_stats *st);
+
+/* A datagram the caller drops because no configured peer sent it (a
+ * unicast sender known by no address): counted as rx_foreign. */
+void ftfw_count_foreign(struct ftfw *f);
+
+/*
+ * Peer slot's state into *pi.  Slots run from 0 in the order peers came
+ * (ftfw_add_peer(), or first heard of on multicast) and are never given
+ * up, so `for (i = 0; ftfw_peer_info(f, i, &pi); i++)` visits every peer.
+ * Returns false past the last.
+ */
+bool ftfw_peer_info(const struct ftfw *f, int slot, struct ftfw_peer_info *pi);
+
+/*
+ * The live entry of k in peer slot's external cache, or with
+ * FTFW_ALL_PEERS in the first peer's (in slot order) that holds it; NULL
+ * if none.  The caller may change the entry's CE_QUEUED and kexp (hot
+ * standby), nothing else.
+ */
+struct cache_entry *ftfw_find_external(const struct ftfw *f, int slot,
+				       const struct flow_key *k);
+
+/*
+ * Call fn on every entry of peer slot's external cache, or with
+ * FTFW_ALL_PEERS of every peer's in slot order; origin is that peer's
+ * node id.  Tombstones (CE_DEAD) are visited too.  fn may change what
+ * ftfw_find_external() allows, and must not call into the engine.  Stops
+ * when fn returns nonzero, and returns that value.
+ */
+typedef int (*ftfw_external_fn)(struct cache_entry *e, uint32_t origin, void *arg);
+int ftfw_foreach_external(struct ftfw *f, int slot, ftfw_external_fn fn, void *arg);
+
+/* For tests: the engine's own bookkeeping agrees with its lists (the
+ * send queue's kept length).  O(queue length). */
+bool ftfw_consistent(const struct ftfw *f);
 
 #endif

@@ -194,19 +194,6 @@ static void keep(struct daemon *d, const struct flow *f, bool own)
 			  d->conf.cache.max_entries);
 }
 
-static struct cache_entry *find_external(const struct daemon *d,
-					 const struct flow_key *k)
-{
-	for (int i = 0; i < CTSYNC_MAX_PEERS; i++) {
-		const struct ftfw_peer *p = &d->ftfw->peers[i];
-		struct cache_entry *e;
-
-		if (p->used && (e = cache_find(p->rx.ext, k)) && !(e->flags & CE_DEAD))
-			return e;
-	}
-	return NULL;
-}
-
 /* A backup that keeps its peers' flows in its kernel? */
 static bool hot_backup(const struct daemon *d)
 {
@@ -216,7 +203,7 @@ static bool hot_backup(const struct daemon *d)
 /* Is k a peer's flow that this backup only holds a copy of? */
 static bool mirrored(const struct daemon *d, const struct flow_key *k)
 {
-	return hot_backup(d) && find_external(d, k);
+	return hot_backup(d) && ftfw_find_external(d->ftfw, FTFW_ALL_PEERS, k);
 }
 
 static bool mirror_queue_full(const struct mirror *m)
@@ -262,12 +249,11 @@ static void mirror_queue(struct daemon *d, struct cache_entry *e)
 	e->flags |= CE_QUEUED;
 }
 
-/* k's copy must follow the external caches: written, or deleted when no
- * peer holds k any more. */
-static void mirror_note(struct daemon *d, const struct flow_key *k)
+/* k's copy must follow the external caches: written (e: its live entry),
+ * or deleted when no peer holds k any more (e NULL). */
+static void mirror_note(struct daemon *d, struct cache_entry *e,
+			const struct flow_key *k)
 {
-	struct cache_entry *e = find_external(d, k);
-
 	if (e)
 		mirror_queue(d, e);
 	else if (mirror_push(&d->m, k) < 0 && d->m.dropped++ == 0)
@@ -275,12 +261,12 @@ static void mirror_note(struct daemon *d, const struct flow_key *k)
 			  "in the kernel until it times out");
 }
 
-static void on_external(void *arg, const struct flow_key *k)
+static void on_external(void *arg, struct cache_entry *e, const struct flow_key *k)
 {
 	struct daemon *d = arg;
 
 	if (hot_backup(d))
-		mirror_note(d, k);
+		mirror_note(d, e, k);
 }
 
 static void on_flow(void *arg, enum kernel_ev ev, const struct flow *f, bool own)
@@ -300,7 +286,8 @@ static void on_flow(void *arg, enum kernel_ev ev, const struct flow *f, bool own
 		d->m.events++;
 		if (ev == KERNEL_EV_DESTROY && !own) {
 			d->m.restored++;
-			mirror_note(d, &f->key);
+			mirror_note(d, ftfw_find_external(d->ftfw, FTFW_ALL_PEERS,
+							  &f->key), &f->key);
 		}
 		return;
 	}
@@ -391,7 +378,8 @@ static const struct flow *mirror_next(void *arg, bool *del)
 
 	while (m->i < m->n && m->budget) {
 		const struct flow_key k = m->keys[m->i++];
-		struct cache_entry *e = find_external(d, &k), *own;
+		struct cache_entry *e = ftfw_find_external(d->ftfw, FTFW_ALL_PEERS, &k);
+		struct cache_entry *own;
 
 		if ((--m->budget & 1023) == 0)
 			keepalive(d);
@@ -414,7 +402,7 @@ static const struct flow *mirror_next(void *arg, bool *del)
 
 /* Queue the copies that run out within the margin or were never written,
  * until the queue is full (the next sweep goes on from there). */
-static int sweep_one(struct cache_entry *e, void *arg)
+static int sweep_one(struct cache_entry *e, uint32_t origin, void *arg)
 {
 	struct daemon *d = arg;
 
@@ -430,19 +418,14 @@ static int sweep_one(struct cache_entry *e, void *arg)
 
 static void mirror_sweep(struct daemon *d)
 {
-	int full = 0;
-
 	d->m.sweep_due = false;
 	d->m.now_s = (uint32_t)(now_ms() / 1000);
-	for (int i = 0; i < CTSYNC_MAX_PEERS && !full; i++)
-		if (d->ftfw->peers[i].used)
-			full = cache_foreach(d->ftfw->peers[i].rx.ext, sweep_one, d);
-	if (full)
+	if (ftfw_foreach_external(d->ftfw, FTFW_ALL_PEERS, sweep_one, d))
 		d->m.sweep_due = true;
 }
 
 /* Every copy is to be written again (becoming backup). */
-static int unwritten_one(struct cache_entry *e, void *arg)
+static int unwritten_one(struct cache_entry *e, uint32_t origin, void *arg)
 {
 	e->kexp = 0;
 	e->flags &= ~CE_QUEUED;
@@ -452,9 +435,7 @@ static int unwritten_one(struct cache_entry *e, void *arg)
 static void mirror_rewrite_all(struct daemon *d)
 {
 	d->m.i = d->m.n = 0;
-	for (int i = 0; i < CTSYNC_MAX_PEERS; i++)
-		if (d->ftfw->peers[i].used)
-			cache_foreach(d->ftfw->peers[i].rx.ext, unwritten_one, NULL);
+	ftfw_foreach_external(d->ftfw, FTFW_ALL_PEERS, unwritten_one, NULL);
 	d->m.sweep_due = true;
 }
 
@@ -684,7 +665,7 @@ static bool sync_input(struct daemon *d)
 		 * found by node id and named after their first datagram. */
 		if (d->conf.sync.transport == TRANSPORT_UDP) {
 			if ((slot = channel_peer_slot(d->ch, &from)) < 0) {
-				d->ftfw->rx_foreign++;
+				ftfw_count_foreign(d->ftfw);
 				continue;
 			}
 		} else {
@@ -808,17 +789,17 @@ static void kv(struct ctl_client *c, const char *sec, const char *key, uint64_t 
 
 static size_t external_live(const struct daemon *d)
 {
+	struct ftfw_peer_info pi;
 	size_t n = 0;
 
-	for (int i = 0; i < CTSYNC_MAX_PEERS; i++)
-		if (d->ftfw->peers[i].used)
-			n += cache_live(d->ftfw->peers[i].rx.ext);
+	for (int i = 0; ftfw_peer_info(d->ftfw, i, &pi); i++)
+		n += pi.flows;
 	return n;
 }
 
-static void peer_section(const struct ftfw_peer *p, char *sec, size_t len)
+static void peer_section(const struct ftfw_peer_info *pi, char *sec, size_t len)
 {
-	snprintf(sec, len, "peer %s", p->name);
+	snprintf(sec, len, "peer %s", pi->name);
 }
 
 /*
@@ -828,6 +809,7 @@ static void peer_section(const struct ftfw_peer *p, char *sec, size_t len)
  */
 static bool is_ready(struct daemon *d, char *why, size_t len)
 {
+	struct ftfw_peer_info pi;
 	bool alive = false;
 	int ev = conntrack_events();
 
@@ -849,8 +831,8 @@ static bool is_ready(struct daemon *d, char *why, size_t len)
 	}
 	if (ftfw_trouble(d->ftfw, now_ms(), why, len))
 		return false;
-	for (int i = 0; i < CTSYNC_MAX_PEERS; i++)
-		alive |= d->ftfw->peers[i].used && d->ftfw->peers[i].alive;
+	for (int i = 0; ftfw_peer_info(d->ftfw, i, &pi); i++)
+		alive |= pi.alive;
 	if (alive) {
 		if (ftfw_in_sync(d->ftfw))
 			return true;
@@ -884,12 +866,18 @@ static void auth_status(const struct daemon *d, struct ctl_client *c)
 
 static void do_status(struct daemon *d, struct ctl_client *c)
 {
+	static const char *const table[] = {
+		[FTFW_TABLE_NONE] = "none", [FTFW_TABLE_RESYNCING] = "resyncing",
+		[FTFW_TABLE_REPAIRING] = "repairing", [FTFW_TABLE_COMPLETE] = "complete",
+	};
+	const struct ftfw_conf *fc = ftfw_conf(d->ftfw);
+	struct ftfw_peer_info pi;
 	uint64_t now = now_ms();
 	char epoch[16];
 
-	snprintf(epoch, sizeof(epoch), "%08x", d->ftfw->conf.epoch);
+	snprintf(epoch, sizeof(epoch), "%08x", fc->epoch);
 	ctl_put_kv_str(&c->out, "daemon", "version", CTSYNC_VERSION);
-	kv(c, "daemon", "node_id", d->ftfw->conf.node_id);
+	kv(c, "daemon", "node_id", fc->node_id);
 	ctl_put_kv_str(&c->out, "daemon", "epoch", epoch);
 	kv(c, "daemon", "uptime_s", (now - d->started) / 1000);
 	ctl_put_kv_str(&c->out, "daemon", "transport",
@@ -909,32 +897,30 @@ static void do_status(struct daemon *d, struct ctl_client *c)
 	kv(c, "cache", "external", external_live(d));
 	kv(c, "cache", "queued", ftfw_queued(d->ftfw));
 	kv(c, "cache", "unacked", ftfw_unacked(d->ftfw));
-	for (int i = 0; i < CTSYNC_MAX_PEERS; i++) {
-		const struct ftfw_peer *p = &d->ftfw->peers[i];
+	for (int i = 0; ftfw_peer_info(d->ftfw, i, &pi); i++) {
 		char sec[80];
 
-		if (!p->used)
-			continue;
-		peer_section(p, sec, sizeof(sec));
-		kv(c, sec, "node_id", p->node_id);
+		peer_section(&pi, sec, sizeof(sec));
+		kv(c, sec, "node_id", pi.node_id);
 		ctl_put_kv_str(&c->out, sec, "state",
-			       !p->last_heard ? "unknown" : p->alive ? "up" : "down");
-		if (p->last_heard)
-			kv(c, sec, "last_heard_ms", now - p->last_heard);
-		kv(c, sec, "flows", cache_live(p->rx.ext));
+			       !pi.last_heard ? "unknown" : pi.alive ? "up" : "down");
+		if (pi.last_heard)
+			kv(c, sec, "last_heard_ms", now - pi.last_heard);
+		kv(c, sec, "flows", pi.flows);
 		if (d->keys.n)
-			kv(c, sec, "key_id", p->key_id);
-		ctl_put_kv_str(&c->out, sec, "table",
-			       !p->rx.known ? "none" :
-			       (p->rx.want_table || p->rx.sweep_pending) ? "resyncing" :
-			       p->rx.expected < p->rx.highest ? "repairing" : "complete");
+			kv(c, sec, "key_id", pi.key_id);
+		ctl_put_kv_str(&c->out, sec, "table", table[pi.table]);
 	}
 }
 
 static void do_stats(struct daemon *d, struct ctl_client *c)
 {
-	const struct ftfw *f = d->ftfw;
-	const struct wire_stats *w = &f->wire;
+	struct ftfw_stats fs;
+	const struct ftfw_tx_stats *tx = &fs.tx;
+	const struct wire_stats *w = &fs.wire;
+	struct ftfw_peer_info pi;
+
+	ftfw_stats(d->ftfw, &fs);
 
 	kv(c, "kernel", "events_new", d->ks.ev_new);
 	kv(c, "kernel", "events_update", d->ks.ev_update);
@@ -950,20 +936,20 @@ static void do_stats(struct daemon *d, struct ctl_client *c)
 	kv(c, "cache", "internal_tombstones", d->internal->dead);
 	kv(c, "cache", "external", external_live(d));
 	kv(c, "cache", "refused", d->ks.refused);
-	kv(c, "sync", "tx_datagrams", f->tx.datagrams);
-	kv(c, "sync", "tx_bytes", f->tx.bytes);
-	kv(c, "sync", "tx_flows", f->tx.flows);
-	kv(c, "sync", "tx_destroys", f->tx.destroys);
-	kv(c, "sync", "tx_heartbeats", f->tx.heartbeats);
-	kv(c, "sync", "tx_status", f->tx.status);
-	kv(c, "sync", "retransmitted", f->tx.retransmitted);
-	kv(c, "sync", "bulks", f->tx.bulks);
-	kv(c, "sync", "window_full", f->tx.window_full);
-	kv(c, "sync", "coalesced", f->tx.coalesced);
-	kv(c, "sync", "tx_gap_max_ms", f->tx.gap_max_ms);
+	kv(c, "sync", "tx_datagrams", tx->datagrams);
+	kv(c, "sync", "tx_bytes", tx->bytes);
+	kv(c, "sync", "tx_flows", tx->flows);
+	kv(c, "sync", "tx_destroys", tx->destroys);
+	kv(c, "sync", "tx_heartbeats", tx->heartbeats);
+	kv(c, "sync", "tx_status", tx->status);
+	kv(c, "sync", "retransmitted", tx->retransmitted);
+	kv(c, "sync", "bulks", tx->bulks);
+	kv(c, "sync", "window_full", tx->window_full);
+	kv(c, "sync", "coalesced", tx->coalesced);
+	kv(c, "sync", "tx_gap_max_ms", tx->gap_max_ms);
 	kv(c, "sync", "tx_errors", d->tx_errors);
-	kv(c, "sync", "queued", ftfw_queued(f));
-	kv(c, "sync", "unacked", ftfw_unacked(f));
+	kv(c, "sync", "queued", ftfw_queued(d->ftfw));
+	kv(c, "sync", "unacked", ftfw_unacked(d->ftfw));
 	kv(c, "malformed", "bad_len", w->rx_bad_len + d->rx_oversize);
 	kv(c, "malformed", "bad_version", w->rx_bad_version);
 	kv(c, "malformed", "bad_type", w->rx_bad_type);
@@ -972,15 +958,15 @@ static void do_stats(struct daemon *d, struct ctl_client *c)
 	kv(c, "malformed", "bad_status", w->rx_bad_status);
 	kv(c, "malformed", "unknown_record", w->rx_unknown_record);
 	kv(c, "malformed", "unknown_attr", w->rx_unknown_attr);
-	kv(c, "malformed", "foreign", f->rx_foreign);
-	kv(c, "malformed", "node_clash", f->rx_node_clash);
-	kv(c, "auth", "no_tag", f->auth.rx_no_tag);
-	kv(c, "auth", "unexpected_tag", f->auth.rx_unexpected_tag);
-	kv(c, "auth", "bad_key", f->auth.rx_bad_key);
-	kv(c, "auth", "bad_tag", f->auth.rx_bad_tag);
-	kv(c, "auth", "replayed", f->auth.rx_replay);
-	kv(c, "auth", "old_epoch", f->auth.rx_old_epoch);
-	kv(c, "auth", "unproven", f->auth.rx_unproven);
+	kv(c, "malformed", "foreign", fs.rx_foreign);
+	kv(c, "malformed", "node_clash", fs.rx_node_clash);
+	kv(c, "auth", "no_tag", fs.auth.rx_no_tag);
+	kv(c, "auth", "unexpected_tag", fs.auth.rx_unexpected_tag);
+	kv(c, "auth", "bad_key", fs.auth.rx_bad_key);
+	kv(c, "auth", "bad_tag", fs.auth.rx_bad_tag);
+	kv(c, "auth", "replayed", fs.auth.rx_replay);
+	kv(c, "auth", "old_epoch", fs.auth.rx_old_epoch);
+	kv(c, "auth", "unproven", fs.auth.rx_unproven);
 	kv(c, "commit", "runs", d->cs.runs);
 	kv(c, "commit", "created", d->cs.created);
 	kv(c, "commit", "exists", d->cs.exists);
@@ -1005,14 +991,11 @@ static void do_stats(struct daemon *d, struct ctl_client *c)
 	kv(c, "control", "evicted", d->ctl.evicted);
 	kv(c, "control", "refused", d->ctl.refused);
 	kv(c, "control", "unsent_bytes", d->ctl.out_total);
-	for (int i = 0; i < CTSYNC_MAX_PEERS; i++) {
-		const struct ftfw_peer *p = &f->peers[i];
-		const struct ftfw_peer_stats *s = &p->st;
+	for (int i = 0; ftfw_peer_info(d->ftfw, i, &pi); i++) {
+		const struct ftfw_peer_stats *s = &pi.st;
 		char sec[80];
 
-		if (!p->used)
-			continue;
-		peer_section(p, sec, sizeof(sec));
+		peer_section(&pi, sec, sizeof(sec));
 		kv(c, sec, "rx_datagrams", s->rx_datagrams);
 		kv(c, sec, "rx_bytes", s->rx_bytes);
 		kv(c, sec, "rx_flows", s->rx_flows);
@@ -1040,38 +1023,37 @@ static void do_stats(struct daemon *d, struct ctl_client *c)
 
 struct dump_ctx {
 	struct ctl_client *c;
-	uint32_t origin;
+	uint32_t node_id;		/* ours */
 	struct daemon *d;
 	size_t n;
 };
 
-static int dump_one(struct cache_entry *e, void *arg)
+static int dump_one(struct cache_entry *e, uint32_t origin, void *arg)
 {
 	struct dump_ctx *dc = arg;
 
 	if (!(e->flags & CE_DEAD))
-		ctl_put_flow(&dc->c->out, dc->origin, &e->flow);
+		ctl_put_flow(&dc->c->out, origin, &e->flow);
 	if ((++dc->n & 4095) == 0)
 		keepalive(dc->d);
 	return 0;
 }
 
+static int dump_own(struct cache_entry *e, void *arg)
+{
+	struct dump_ctx *dc = arg;
+
+	return dump_one(e, dc->node_id, dc);
+}
+
 static void do_dump(struct daemon *d, struct ctl_client *c, int which)
 {
-	struct dump_ctx dc = { c, d->ftfw->conf.node_id, d, 0 };
+	struct dump_ctx dc = { c, ftfw_conf(d->ftfw)->node_id, d, 0 };
 
-	if (which == CTL_CACHE_INTERNAL) {
-		cache_foreach(d->internal, dump_one, &dc);
-		return;
-	}
-	for (int i = 0; i < CTSYNC_MAX_PEERS; i++) {
-		struct ftfw_peer *p = &d->ftfw->peers[i];
-
-		if (p->used) {
-			dc.origin = p->node_id;
-			cache_foreach(p->rx.ext, dump_one, &dc);
-		}
-	}
+	if (which == CTL_CACHE_INTERNAL)
+		cache_foreach(d->internal, dump_own, &dc);
+	else
+		ftfw_foreach_external(d->ftfw, FTFW_ALL_PEERS, dump_one, &dc);
 }
 
 /* Commit walks a snapshot of entry pointers (the kernel wants pull). */
@@ -1082,7 +1064,7 @@ struct commit_iter {
 	struct daemon *d;
 };
 
-static int collect_one(struct cache_entry *e, void *arg)
+static int collect_one(struct cache_entry *e, uint32_t origin, void *arg)
 {
 	struct commit_iter *it = arg;
 	const struct cache_entry *o;
@@ -1129,9 +1111,7 @@ static int do_commit(struct daemon *d, struct ctl_client *c, unsigned flags,
 	bool quiet;
 	int rc = 0;
 
-	for (int i = 0; i < CTSYNC_MAX_PEERS && rc == 0; i++)
-		if (d->ftfw->peers[i].used)
-			rc = cache_foreach(d->ftfw->peers[i].rx.ext, collect_one, &it);
+	rc = ftfw_foreach_external(d->ftfw, FTFW_ALL_PEERS, collect_one, &it);
 	if (rc < 0) {
 		free(it.v);
 		snprintf(msg, msglen, "commit: out of memory");
