@@ -186,87 +186,8 @@ struct ftfw_peer_info {
 	struct ftfw_peer_stats st;
 };
 
-struct ftfw_rx {
-	bool     known;			/* a datagram of this stream was seen */
-	uint32_t epoch;
-	uint64_t expected;		/* all seqs below are held or void */
-	uint64_t highest;		/* one past the highest seq heard of */
-	uint64_t bits[FTFW_RX_WINDOW / 64];	/* held seqs from expected */
-	uint64_t origin;			/* first seq tracked of this life */
-	uint64_t sweep_begin, sweep_end;	/* pending BULK_END */
-	bool     sweep_pending;
-	bool     want_table;		/* our open full-table request */
-	bool     refused;		/* the cache was full: flows are missing */
-	uint64_t want_after;		/* satisfied by a bulk beginning later */
-	uint32_t unacked;		/* datagrams received since our STATUS */
-	uint64_t status_at;		/* when our next STATUS is due, 0 none */
-	uint64_t last_status;
-	uint32_t odd_n;			/* datagrams in a row out of step */
-	uint64_t odd_since;		/* when the first of them came */
-	struct list tombstones;
-	struct cache *ext;		/* this peer's flows */
-};
-
-struct ftfw_peer {
-	bool     used;
-	bool     bound;			/* node id learned */
-	uint32_t node_id;
-	char     name[64];		/* address, for logs and ctctl */
-	uint64_t last_heard;		/* 0 never */
-	bool     alive;
-	/* our stream as this peer acknowledges it */
-	bool     acked_valid;
-	uint64_t acked;			/* highest cum (extended) */
-	struct ftfw_rx rx;
-	struct ftfw_peer_stats st;
-	/* with keys */
-	uint16_t key_id;		/* of its last datagram taken, 0 none */
-	struct auth_replay replay;	/* counters of rx.epoch's life */
-	uint32_t retired[FTFW_RETIRED];	/* its earlier lives */
-	unsigned nretired;
-	bool     probe_due;		/* answer an unproven life */
-	uint32_t probe_node, probe_epoch, probe_base;
-	uint64_t probe_at;		/* no probe before (rate limit) */
-	bool     resync_deferred;	/* its request for our table waits */
-	uint64_t resync_after;		/* for a transfer beginning after */
-	uint64_t auth_refused_at;	/* last datagram from its address that
-					 * did not open (unicast), 0 none */
-};
-
-struct ftfw {
-	struct ftfw_conf conf;
-	struct cache *internal;
-	/* sender */
-	uint64_t next_seq;
-	struct list txq;
-	size_t   nq;			/* nodes on txq */
-	struct list unacked;
-	struct txnode bulk_end;
-	uint64_t bulk_begin;
-	uint64_t resync_at;		/* last full table served on request */
-	bool     resync_waiting;	/* a peer's request waits (deferred) */
-	uint64_t last_tx;		/* time of the last datagram we sent */
-	bool     hold;			/* ftfw_hold(): more changes coming */
-	bool     beat_due;		/* a NACK found nothing to send again */
-	uint64_t stream_start;		/* our first seq */
-	uint64_t popped_to;		/* highest seq released from unacked */
-	uint8_t  gen;			/* reconcile generation */
-	struct ftfw_tx_stats tx;
-	struct wire_stats wire;		/* malformed input, by kind */
-	uint64_t rx_foreign;		/* from unknown senders / full peer table;
-					 * with keys, another node's from a live
-					 * peer's address */
-	uint64_t rx_own;		/* our own multicast echo */
-	uint64_t rx_node_clash;		/* our node id, another epoch */
-	uint64_t clash_at;		/* last such datagram, 0 none */
-	uint64_t clash_log_at;		/* no warning again before */
-	char     clash_peer[64];	/* where it came from */
-	struct auth_stats auth;		/* refused: unsealed, forged, replayed */
-	uint64_t tx_counter;		/* next sealing counter */
-	uint8_t  plain[65536];		/* an opened datagram */
-	struct ftfw_peer peers[CTSYNC_MAX_PEERS];
-	int      status_rr;		/* round robin over due STATUS */
-};
+/* The engine; its insides are its own (ftfw.c). */
+struct ftfw;
 
 /* Returns NULL on ENOMEM.  internal is borrowed (the daemon owns it). */
 struct ftfw *ftfw_new(const struct ftfw_conf *conf, struct cache *internal);
