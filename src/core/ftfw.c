@@ -1327,13 +1327,39 @@ static size_t build_probe(struct ftfw *f, struct ftfw_peer *p, uint64_t now,
 	return h.length;
 }
 
+/* Our DATA datagrams p has not acknowledged: its part of the window. */
+static uint64_t in_flight(const struct ftfw *f, const struct ftfw_peer *p)
+{
+	return p->acked_valid ? f->next_seq - 1 - p->acked : 0;
+}
+
+/*
+ * May new data go out?  Each peer we wait for has a window of its own,
+ * the DATA datagrams it has not acknowledged, and new data goes while
+ * any of them has room: a peer that is slow, or dead but not yet timed
+ * out, holds nobody else back.  It still gets the whole stream (one
+ * stream serves every peer) and repairs what it misses: base never moves
+ * past what it lacks (pop_acked()), which costs no memory per flow, the
+ * unacked list holding each entry once whoever lags.  Only a peer a whole
+ * receive window behind stops new data: its receiver could not place the
+ * next seq (FTFW_RX_WINDOW), so we wait for its acknowledgement, or for
+ * peer_timeout_ms to declare it down.
+ */
 static bool window_open(const struct ftfw *f)
 {
-	uint64_t min;
+	bool waited = false, room = false;
 
-	if (!min_acked(f, &min))
-		return true;
-	return f->next_seq - 1 - min < f->conf.window;
+	for (int i = 0; i < CTSYNC_MAX_PEERS; i++) {
+		const struct ftfw_peer *p = &f->peers[i];
+
+		if (!p->used || !p->alive || !p->acked_valid)
+			continue;
+		if (in_flight(f, p) >= FTFW_RX_WINDOW)
+			return false;
+		waited = true;
+		room |= in_flight(f, p) < f->conf.window;
+	}
+	return !waited || room;
 }
 
 /*
@@ -1677,6 +1703,7 @@ bool ftfw_peer_info(const struct ftfw *f, int slot, struct ftfw_peer_info *pi)
 		.alive = p->alive, .last_heard = p->last_heard,
 		.key_id = p->key_id, .table = table_state(&p->rx),
 		.rx_next = (uint32_t)p->rx.expected,
+		.in_flight = in_flight(f, p),
 		.flows = cache_live(p->rx.ext), .tombstones = p->rx.ext->dead,
 		.resync_waiting = p->resync_deferred, .st = p->st,
 	};

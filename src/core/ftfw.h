@@ -9,6 +9,13 @@
  *     change before they leave; a datagram carries their state as of the
  *     moment it is built.  Sent entries move to the unacked list (ordered
  *     by seq) until every live peer acknowledges them.
+ *   - Each peer has its own window (conf.window DATA datagrams it has not
+ *     acknowledged).  New data goes while any live peer's window has
+ *     room, so a slow peer, or one dead but not yet timed out, never
+ *     holds back the others; it still receives the stream and repairs
+ *     what it misses.  Only a peer FTFW_RX_WINDOW datagrams behind (its
+ *     receiver could not place more) stops new data until it
+ *     acknowledges or is declared down.
  *   - A NACK puts the named entries back on the front of the send queue:
  *     they go out again with their current state under a new seq.  base
  *     (the oldest seq still unacknowledged) tells receivers which holes
@@ -88,7 +95,7 @@ struct ftfw_conf {
 	uint32_t heartbeat_ms;
 	uint32_t ack_ms;
 	uint32_t peer_timeout_ms;
-	uint32_t window;		/* DATA datagrams in flight */
+	uint32_t window;		/* DATA datagrams in flight, per peer */
 	size_t   max_external;		/* per peer; 0 = unlimited */
 	uint32_t hash_seed;
 	/* Borrowed; NULL: datagrams are neither sealed nor checked.  The
@@ -180,6 +187,8 @@ struct ftfw_peer_info {
 	uint16_t key_id;		/* of its last datagram taken, 0 none */
 	enum ftfw_table table;
 	uint32_t rx_next;		/* first seq of its stream we miss */
+	uint64_t in_flight;		/* our DATA datagrams it has not
+					 * acknowledged (its window's use) */
 	size_t   flows;			/* live entries of its external cache */
 	size_t   tombstones;		/* destroyed ones kept a while */
 	bool     resync_waiting;	/* its request for our table waits */
