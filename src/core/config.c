@@ -120,8 +120,8 @@ struct pctx {
 	bool list_full;			/* the current list overflowed */
 	unsigned depth;			/* collections open around the current event */
 	bool local_ok, group_ok;
-	struct mark peer_at[CONFIG_MAX_PEERS];
-	bool peer_port[CONFIG_MAX_PEERS];	/* port given with the address */
+	struct mark peer_at[CTSYNC_MAX_PEERS];
+	bool peer_port[CTSYNC_MAX_PEERS];	/* port given with the address */
 };
 
 /* ---- messages ---------------------------------------------------------- */
@@ -569,9 +569,9 @@ static void set_peer(struct pctx *x, const struct key *k, const struct scalar *v
 	size_t n = x->c->sync.npeers;
 	int r;
 
-	if (n == CONFIG_MAX_PEERS) {
+	if (n == CTSYNC_MAX_PEERS) {
 		if (!x->list_full)
-			perr(x, v->m, "peers: more than %d addresses", CONFIG_MAX_PEERS);
+			perr(x, v->m, "peers: more than %d addresses", CTSYNC_MAX_PEERS);
 		x->list_full = true;
 		x->bad[k->id] = true;
 		return;
@@ -1496,7 +1496,7 @@ void config_print(const struct config *c, FILE *out)
 	if (c->sync.local.ss_family)
 		fprintf(out, "  local: \"%s\"\n", addr_str(&c->sync.local, a, sizeof(a)));
 	fprintf(out, "  peers: [");
-	for (size_t i = 0; i < c->sync.npeers && i < CONFIG_MAX_PEERS; i++) {
+	for (size_t i = 0; i < c->sync.npeers && i < CTSYNC_MAX_PEERS; i++) {
 		fputs(i ? ", " : "", out);
 		print_peer(out, &c->sync.peers[i], c->sync.port);
 	}

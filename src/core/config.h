@@ -15,8 +15,8 @@
 #include "addr.h"
 #include "filter.h"
 #include "flow.h"
+#include "peers.h"
 
-#define CONFIG_MAX_PEERS	16
 #define CONFIG_MAX_PREFIXES	FILTER_MAX_PREFIXES
 #define CONFIG_MAX_GARP		16
 
@@ -42,7 +42,7 @@ struct config {
 		char     interface[16];		/* multicast, or v6 link-local scope */
 		struct sockaddr_storage local;	/* bind/source address; port set */
 		struct sockaddr_storage group;	/* multicast group; port set */
-		struct sockaddr_storage peers[CONFIG_MAX_PEERS]; /* unicast; port set */
+		struct sockaddr_storage peers[CTSYNC_MAX_PEERS]; /* unicast, by slot; port set */
 		size_t   npeers;
 		uint16_t port;			/* default 3780 */
 		uint32_t mtu;			/* 576..65535, default 1500 */

@@ -15,6 +15,91 @@
 #define ACK_EVERY	64	/* acknowledge at least every N datagrams */
 #define WBITS		(FTFW_RX_WINDOW)
 
+/* ---- state -------------------------------------------------------------- */
+
+/* A peer's stream, as we receive it. */
+struct ftfw_rx {
+	bool     known;			/* a datagram of this stream was seen */
+	uint32_t epoch;
+	uint64_t expected;		/* all seqs below are held or void */
+	uint64_t highest;		/* one past the highest seq heard of */
+	uint64_t bits[FTFW_RX_WINDOW / 64];	/* held seqs from expected */
+	uint64_t origin;			/* first seq tracked of this life */
+	uint64_t sweep_begin, sweep_end;	/* pending BULK_END */
+	bool     sweep_pending;
+	bool     want_table;		/* our open full-table request */
+	bool     refused;		/* the cache was full: flows are missing */
+	uint64_t want_after;		/* satisfied by a bulk beginning later */
+	uint32_t unacked;		/* datagrams received since our STATUS */
+	uint64_t status_at;		/* when our next STATUS is due, 0 none */
+	uint64_t last_status;
+	uint32_t odd_n;			/* datagrams in a row out of step */
+	uint64_t odd_since;		/* when the first of them came */
+	struct list tombstones;
+	struct cache *ext;		/* this peer's flows */
+};
+
+struct ftfw_peer {
+	bool     used;
+	bool     bound;			/* node id learned */
+	uint32_t node_id;
+	char     name[64];		/* address, for logs and ctctl */
+	uint64_t last_heard;		/* 0 never */
+	bool     alive;
+	/* our stream as this peer acknowledges it */
+	bool     acked_valid;
+	uint64_t acked;			/* highest cum (extended) */
+	struct ftfw_rx rx;
+	struct ftfw_peer_stats st;
+	/* with keys */
+	uint16_t key_id;		/* of its last datagram taken, 0 none */
+	struct auth_replay replay;	/* counters of rx.epoch's life */
+	uint32_t retired[FTFW_RETIRED];	/* its earlier lives */
+	unsigned nretired;
+	bool     probe_due;		/* answer an unproven life */
+	uint32_t probe_node, probe_epoch, probe_base;
+	uint64_t probe_at;		/* no probe before (rate limit) */
+	bool     resync_deferred;	/* its request for our table waits */
+	uint64_t resync_after;		/* for a transfer beginning after */
+	uint64_t auth_refused_at;	/* last datagram from its address that
+					 * did not open (unicast), 0 none */
+};
+
+struct ftfw {
+	struct ftfw_conf conf;
+	struct cache *internal;
+	/* sender */
+	uint64_t next_seq;
+	struct list txq;
+	size_t   nq;			/* nodes on txq */
+	struct list unacked;
+	struct txnode bulk_end;
+	uint64_t bulk_begin;
+	uint64_t resync_at;		/* last full table served on request */
+	bool     resync_waiting;	/* a peer's request waits (deferred) */
+	uint64_t last_tx;		/* time of the last datagram we sent */
+	bool     hold;			/* ftfw_hold(): more changes coming */
+	bool     beat_due;		/* a NACK found nothing to send again */
+	uint64_t stream_start;		/* our first seq */
+	uint64_t popped_to;		/* highest seq released from unacked */
+	uint8_t  gen;			/* reconcile generation */
+	struct ftfw_tx_stats tx;
+	struct wire_stats wire;		/* malformed input, by kind */
+	uint64_t rx_foreign;		/* from unknown senders / full peer table;
+					 * with keys, another node's from a live
+					 * peer's address */
+	uint64_t rx_own;		/* our own multicast echo */
+	uint64_t rx_node_clash;		/* our node id, another epoch */
+	uint64_t clash_at;		/* last such datagram, 0 none */
+	uint64_t clash_log_at;		/* no warning again before */
+	char     clash_peer[64];	/* where it came from */
+	struct auth_stats auth;		/* refused: unsealed, forged, replayed */
+	uint64_t tx_counter;		/* next sealing counter */
+	uint8_t  plain[65536];		/* an opened datagram */
+	struct ftfw_peer peers[CTSYNC_MAX_PEERS];
+	int      status_rr;		/* round robin over due STATUS */
+};
+
 /* The 64-bit value nearest to ref whose low 32 bits are v. */
 static inline uint64_t seq_extend(uint64_t ref, uint32_t v)
 {
@@ -67,15 +152,40 @@ static void rx_drop_tombstones(struct ftfw_rx *rx, bool all)
 	}
 }
 
-static inline void tell_external(const struct ftfw *f, const struct flow_key *k)
+/* The live entry of k in the external caches of slots [from, to). */
+static struct cache_entry *find_live(const struct ftfw *f, int from, int to,
+				     const struct flow_key *k)
 {
-	if (f->conf.on_external)
-		f->conf.on_external(f->conf.external_arg, k);
+	for (int i = from; i < to && f->peers[i].used; i++) {
+		struct cache_entry *e = cache_find(f->peers[i].rx.ext, k);
+
+		if (e && !(e->flags & CE_DEAD))
+			return e;
+	}
+	return NULL;
+}
+
+/*
+ * p's entry for k changed: e is it, live, or NULL when p no longer holds
+ * the flow.  The caller is given what ftfw_find_external() finds, which
+ * costs no lookup with one peer: an earlier peer's entry comes first.
+ */
+static void tell_external(const struct ftfw *f, const struct ftfw_peer *p,
+			  struct cache_entry *e, const struct flow_key *k)
+{
+	int slot = (int)(p - f->peers);
+	struct cache_entry *first;
+
+	if (!f->conf.on_external)
+		return;
+	if (!(first = find_live(f, 0, slot, k)))
+		first = e ? e : find_live(f, slot + 1, CTSYNC_MAX_PEERS, k);
+	f->conf.on_external(f->conf.external_arg, first, k);
 }
 
 struct sweep_ctx {
 	const struct ftfw *f;
-	struct ftfw_rx *rx;
+	struct ftfw_peer *p;
 	uint64_t begin;
 	uint64_t n;
 	uint64_t kept;		/* count_one: entries the transfer refreshed */
@@ -102,9 +212,9 @@ static int sweep_one(struct cache_entry *e, void *arg)
 		bool live = !(e->flags & CE_DEAD);
 		struct flow_key k = e->flow.key;
 
-		cache_del(sc->rx->ext, e);
+		cache_del(sc->p->rx.ext, e);
 		if (live)
-			tell_external(sc->f, &k);
+			tell_external(sc->f, sc->p, NULL, &k);
 		sc->n++;
 	}
 	return 0;
@@ -125,7 +235,7 @@ static void rx_settle(struct ftfw *f, struct ftfw_peer *p, uint64_t now)
 	if (!list_empty(&rx->tombstones))
 		rx_drop_tombstones(rx, false);
 	if (rx->sweep_pending && rx->expected > rx->sweep_end) {
-		struct sweep_ctx sc = { f, rx, rx->sweep_begin, 0, 0 };
+		struct sweep_ctx sc = { f, p, rx->sweep_begin, 0, 0 };
 		bool asked = rx->want_table && rx->sweep_begin > rx->want_after;
 
 		rx->sweep_pending = false;
@@ -347,7 +457,7 @@ static void apply_flow(struct ftfw *f, struct ftfw_peer *p, uint64_t s,
 	e->tx.seq = s;
 	p->st.rx_flows++;
 	if (changed)
-		tell_external(f, &fl->key);
+		tell_external(f, p, e, &fl->key);
 }
 
 static void apply_destroy(struct ftfw *f, struct ftfw_peer *p, uint64_t s,
@@ -389,7 +499,7 @@ static void apply_destroy(struct ftfw *f, struct ftfw_peer *p, uint64_t s,
 		e->tx.seq = s;
 	}
 	if (was_live)
-		tell_external(f, k);
+		tell_external(f, p, NULL, k);
 }
 
 static void apply_bulk_end(struct ftfw_peer *p, uint64_t s, uint32_t begin32)
@@ -486,7 +596,7 @@ static bool min_acked(const struct ftfw *f, uint64_t *min)
 	bool any = false;
 
 	*min = UINT64_MAX;
-	for (int i = 0; i < FTFW_MAX_PEERS; i++) {
+	for (int i = 0; i < CTSYNC_MAX_PEERS; i++) {
 		const struct ftfw_peer *p = &f->peers[i];
 
 		if (p->used && p->alive && p->acked_valid) {
@@ -586,7 +696,7 @@ static size_t requeue_ranges(struct ftfw *f, uint64_t (*r)[2], unsigned nr,
 /* Is p the only peer whose acknowledgements we wait for? */
 static bool only_peer(const struct ftfw *f, const struct ftfw_peer *p)
 {
-	for (int i = 0; i < FTFW_MAX_PEERS; i++) {
+	for (int i = 0; i < CTSYNC_MAX_PEERS; i++) {
 		const struct ftfw_peer *q = &f->peers[i];
 
 		if (q != p && q->used && q->alive && q->acked_valid)
@@ -616,7 +726,7 @@ static void resync_serve(struct ftfw *f, uint64_t now)
 {
 	bool any = false;
 
-	for (int i = 0; i < FTFW_MAX_PEERS; i++) {
+	for (int i = 0; i < CTSYNC_MAX_PEERS; i++) {
 		struct ftfw_peer *p = &f->peers[i];
 
 		if (!p->used || !p->resync_deferred)
@@ -732,7 +842,7 @@ static struct ftfw_peer *peer_init(struct ftfw *f, int i, const char *name)
 
 int ftfw_add_peer(struct ftfw *f, const char *name)
 {
-	for (int i = 0; i < FTFW_MAX_PEERS; i++)
+	for (int i = 0; i < CTSYNC_MAX_PEERS; i++)
 		if (!f->peers[i].used)
 			return peer_init(f, i, name) ? i : -1;
 	return -1;
@@ -742,7 +852,7 @@ static struct ftfw_peer *peer_by_node(struct ftfw *f, uint32_t node, const char 
 {
 	int free_slot = -1;
 
-	for (int i = 0; i < FTFW_MAX_PEERS; i++) {
+	for (int i = 0; i < CTSYNC_MAX_PEERS; i++) {
 		struct ftfw_peer *p = &f->peers[i];
 
 		if (p->used && p->bound && p->node_id == node)
@@ -779,7 +889,7 @@ void ftfw_free(struct ftfw *f)
 {
 	if (!f)
 		return;
-	for (int i = 0; i < FTFW_MAX_PEERS; i++) {
+	for (int i = 0; i < CTSYNC_MAX_PEERS; i++) {
 		if (f->peers[i].used) {
 			rx_drop_tombstones(&f->peers[i].rx, true);
 			cache_free(f->peers[i].rx.ext);
@@ -911,7 +1021,7 @@ int ftfw_request_resync(struct ftfw *f, uint64_t now)
 {
 	int n = 0;
 
-	for (int i = 0; i < FTFW_MAX_PEERS; i++) {
+	for (int i = 0; i < CTSYNC_MAX_PEERS; i++) {
 		struct ftfw_peer *p = &f->peers[i];
 
 		if (p->used && p->rx.known) {
@@ -924,7 +1034,7 @@ int ftfw_request_resync(struct ftfw *f, uint64_t now)
 
 void ftfw_flush_external(struct ftfw *f)
 {
-	for (int i = 0; i < FTFW_MAX_PEERS; i++) {
+	for (int i = 0; i < CTSYNC_MAX_PEERS; i++) {
 		struct ftfw_peer *p = &f->peers[i];
 
 		if (p->used) {
@@ -996,7 +1106,7 @@ static void node_clash(struct ftfw *f, int slot, const char *from, uint64_t now)
 {
 	const char *name = from;
 
-	if (slot >= 0 && slot < FTFW_MAX_PEERS && f->peers[slot].used)
+	if (slot >= 0 && slot < CTSYNC_MAX_PEERS && f->peers[slot].used)
 		name = f->peers[slot].name;
 	f->rx_node_clash++;
 	f->clash_at = now;
@@ -1019,7 +1129,7 @@ static void auth_refused(struct ftfw *f, int slot, uint64_t now)
 {
 	struct ftfw_peer *p;
 
-	if (slot < 0 || slot >= FTFW_MAX_PEERS || !f->peers[slot].used)
+	if (slot < 0 || slot >= CTSYNC_MAX_PEERS || !f->peers[slot].used)
 		return;
 	p = &f->peers[slot];
 	p->st.auth_refused++;
@@ -1079,7 +1189,7 @@ void ftfw_input(struct ftfw *f, int slot, const char *from,
 			node_clash(f, slot, from, now);
 		return;
 	}
-	if (slot >= 0 && slot < FTFW_MAX_PEERS && f->peers[slot].used)
+	if (slot >= 0 && slot < CTSYNC_MAX_PEERS && f->peers[slot].used)
 		p = &f->peers[slot];
 	else if (slot < 0)
 		p = peer_by_node(f, h.node_id, from);
@@ -1217,13 +1327,39 @@ static size_t build_probe(struct ftfw *f, struct ftfw_peer *p, uint64_t now,
 	return h.length;
 }
 
+/* Our DATA datagrams p has not acknowledged: its part of the window. */
+static uint64_t in_flight(const struct ftfw *f, const struct ftfw_peer *p)
+{
+	return p->acked_valid ? f->next_seq - 1 - p->acked : 0;
+}
+
+/*
+ * May new data go out?  Each peer we wait for has a window of its own,
+ * the DATA datagrams it has not acknowledged, and new data goes while
+ * any of them has room: a peer that is slow, or dead but not yet timed
+ * out, holds nobody else back.  It still gets the whole stream (one
+ * stream serves every peer) and repairs what it misses: base never moves
+ * past what it lacks (pop_acked()), which costs no memory per flow, the
+ * unacked list holding each entry once whoever lags.  Only a peer a whole
+ * receive window behind stops new data: its receiver could not place the
+ * next seq (FTFW_RX_WINDOW), so we wait for its acknowledgement, or for
+ * peer_timeout_ms to declare it down.
+ */
 static bool window_open(const struct ftfw *f)
 {
-	uint64_t min;
+	bool waited = false, room = false;
 
-	if (!min_acked(f, &min))
-		return true;
-	return f->next_seq - 1 - min < f->conf.window;
+	for (int i = 0; i < CTSYNC_MAX_PEERS; i++) {
+		const struct ftfw_peer *p = &f->peers[i];
+
+		if (!p->used || !p->alive || !p->acked_valid)
+			continue;
+		if (in_flight(f, p) >= FTFW_RX_WINDOW)
+			return false;
+		waited = true;
+		room |= in_flight(f, p) < f->conf.window;
+	}
+	return !waited || room;
 }
 
 /*
@@ -1335,7 +1471,7 @@ static size_t build_data(struct ftfw *f, uint8_t *buf, size_t cap)
 
 static void check_peers(struct ftfw *f, uint64_t now)
 {
-	for (int i = 0; i < FTFW_MAX_PEERS; i++) {
+	for (int i = 0; i < CTSYNC_MAX_PEERS; i++) {
 		struct ftfw_peer *p = &f->peers[i];
 
 		if (p->used && p->alive && now - p->last_heard > f->conf.peer_timeout_ms) {
@@ -1401,8 +1537,8 @@ size_t ftfw_output(struct ftfw *f, uint64_t now, uint8_t *buf, size_t cap, int *
 	check_peers(f, now);
 	if (f->resync_waiting && resync_allowed(f, now))
 		resync_serve(f, now);
-	for (int k = 0; k < FTFW_MAX_PEERS; k++) {
-		int i = (f->status_rr + k) % FTFW_MAX_PEERS;
+	for (int k = 0; k < CTSYNC_MAX_PEERS; k++) {
+		int i = (f->status_rr + k) % CTSYNC_MAX_PEERS;
 
 		if (f->peers[i].used && f->peers[i].probe_due) {
 			*dest = i;
@@ -1450,7 +1586,7 @@ uint64_t ftfw_next_deadline(const struct ftfw *f, uint64_t now)
 		return now;
 	if (f->resync_waiting && !bulk_under_way(f))
 		d = min_u64(d, f->resync_at + f->conf.peer_timeout_ms);
-	for (int i = 0; i < FTFW_MAX_PEERS; i++) {
+	for (int i = 0; i < CTSYNC_MAX_PEERS; i++) {
 		const struct ftfw_peer *p = &f->peers[i];
 
 		if (!p->used)
@@ -1472,7 +1608,7 @@ bool ftfw_in_sync(const struct ftfw *f)
 {
 	bool any = false;
 
-	for (int i = 0; i < FTFW_MAX_PEERS; i++) {
+	for (int i = 0; i < CTSYNC_MAX_PEERS; i++) {
 		const struct ftfw_peer *p = &f->peers[i];
 
 		if (!p->used || !p->alive)
@@ -1493,7 +1629,7 @@ bool ftfw_trouble(const struct ftfw *f, uint64_t now, char *why, size_t len)
 			 f->clash_peer);
 		return true;
 	}
-	for (int i = 0; i < FTFW_MAX_PEERS; i++) {
+	for (int i = 0; i < CTSYNC_MAX_PEERS; i++) {
 		const struct ftfw_peer *p = &f->peers[i];
 
 		if (p->used && !p->alive && p->auth_refused_at &&
@@ -1523,4 +1659,97 @@ size_t ftfw_queued(const struct ftfw *f)
 size_t ftfw_unacked(const struct ftfw *f)
 {
 	return list_len(&f->unacked);
+}
+
+const struct ftfw_conf *ftfw_conf(const struct ftfw *f)
+{
+	return &f->conf;
+}
+
+void ftfw_stats(const struct ftfw *f, struct ftfw_stats *st)
+{
+	*st = (struct ftfw_stats){
+		.tx = f->tx, .wire = f->wire, .auth = f->auth,
+		.rx_foreign = f->rx_foreign, .rx_own = f->rx_own,
+		.rx_node_clash = f->rx_node_clash,
+		.next_seq = (uint32_t)f->next_seq,
+	};
+}
+
+void ftfw_count_foreign(struct ftfw *f)
+{
+	f->rx_foreign++;
+}
+
+static enum ftfw_table table_state(const struct ftfw_rx *rx)
+{
+	if (!rx->known)
+		return FTFW_TABLE_NONE;
+	if (rx->want_table || rx->sweep_pending)
+		return FTFW_TABLE_RESYNCING;
+	return rx->expected < rx->highest ? FTFW_TABLE_REPAIRING : FTFW_TABLE_COMPLETE;
+}
+
+bool ftfw_peer_info(const struct ftfw *f, int slot, struct ftfw_peer_info *pi)
+{
+	const struct ftfw_peer *p;
+
+	if (slot < 0 || slot >= CTSYNC_MAX_PEERS || !f->peers[slot].used)
+		return false;
+	p = &f->peers[slot];
+	*pi = (struct ftfw_peer_info){
+		.name = p->name, .node_id = p->node_id,
+		.epoch = p->rx.known ? p->rx.epoch : 0,
+		.alive = p->alive, .last_heard = p->last_heard,
+		.key_id = p->key_id, .table = table_state(&p->rx),
+		.rx_next = (uint32_t)p->rx.expected,
+		.in_flight = in_flight(f, p),
+		.flows = cache_live(p->rx.ext), .tombstones = p->rx.ext->dead,
+		.resync_waiting = p->resync_deferred, .st = p->st,
+	};
+	return true;
+}
+
+struct cache_entry *ftfw_find_external(const struct ftfw *f, int slot,
+				       const struct flow_key *k)
+{
+	if (slot == FTFW_ALL_PEERS)
+		return find_live(f, 0, CTSYNC_MAX_PEERS, k);
+	if (slot < 0 || slot >= CTSYNC_MAX_PEERS)
+		return NULL;
+	return find_live(f, slot, slot + 1, k);
+}
+
+struct foreach_ctx {
+	ftfw_external_fn fn;
+	uint32_t origin;
+	void *arg;
+};
+
+static int foreach_one(struct cache_entry *e, void *arg)
+{
+	struct foreach_ctx *fc = arg;
+
+	return fc->fn(e, fc->origin, fc->arg);
+}
+
+int ftfw_foreach_external(struct ftfw *f, int slot, ftfw_external_fn fn, void *arg)
+{
+	struct foreach_ctx fc = { fn, 0, arg };
+	int first = slot == FTFW_ALL_PEERS ? 0 : slot;
+	int end = slot == FTFW_ALL_PEERS ? CTSYNC_MAX_PEERS : slot + 1;
+	int rc = 0;
+
+	if (first < 0 || end > CTSYNC_MAX_PEERS)
+		return 0;
+	for (int i = first; i < end && rc == 0 && f->peers[i].used; i++) {
+		fc.origin = f->peers[i].node_id;
+		rc = cache_foreach(f->peers[i].rx.ext, foreach_one, &fc);
+	}
+	return rc;
+}
+
+bool ftfw_consistent(const struct ftfw *f)
+{
+	return list_len(&f->txq) == f->nq;
 }

@@ -9,6 +9,13 @@
  *     change before they leave; a datagram carries their state as of the
  *     moment it is built.  Sent entries move to the unacked list (ordered
  *     by seq) until every live peer acknowledges them.
+ *   - Each peer has its own window (conf.window DATA datagrams it has not
+ *     acknowledged).  New data goes while any live peer's window has
+ *     room, so a slow peer, or one dead but not yet timed out, never
+ *     holds back the others; it still receives the stream and repairs
+ *     what it misses.  Only a peer FTFW_RX_WINDOW datagrams behind (its
+ *     receiver could not place more) stops new data until it
+ *     acknowledges or is declared down.
  *   - A NACK puts the named entries back on the front of the send queue:
  *     they go out again with their current state under a new seq.  base
  *     (the oldest seq still unacknowledged) tells receivers which holes
@@ -72,11 +79,12 @@
 #include "auth.h"
 #include "cache.h"
 #include "flow.h"
+#include "peers.h"
 #include "proto.h"
 
-#define FTFW_MAX_PEERS		16
 #define FTFW_RX_WINDOW		65536	/* seqs a receiver tracks past cum */
 #define FTFW_DEST_ALL		(-1)
+#define FTFW_ALL_PEERS		(-1)	/* a slot argument: every peer */
 #define FTFW_RETIRED		64	/* earlier lives of a peer remembered */
 
 struct ftfw_conf {
@@ -87,7 +95,7 @@ struct ftfw_conf {
 	uint32_t heartbeat_ms;
 	uint32_t ack_ms;
 	uint32_t peer_timeout_ms;
-	uint32_t window;		/* DATA datagrams in flight */
+	uint32_t window;		/* DATA datagrams in flight, per peer */
 	size_t   max_external;		/* per peer; 0 = unlimited */
 	uint32_t hash_seed;
 	/* Borrowed; NULL: datagrams are neither sealed nor checked.  The
@@ -98,10 +106,13 @@ struct ftfw_conf {
 	 * an external cache that a copy in the kernel must follow: a flow
 	 * new, revived or changed in replicated state, or gone (destroyed by
 	 * its peer, or swept after a full table).  A record repeating state
-	 * already held (a resync, a retransmission) is not reported.  The
-	 * caller looks the key up again to learn which: the key is valid
-	 * during the call only. */
-	void (*on_external)(void *arg, const struct flow_key *k);
+	 * already held (a resync, a retransmission) is not reported.  e is
+	 * the entry ftfw_find_external(f, FTFW_ALL_PEERS, k) gives now: the
+	 * one that changed unless an earlier peer also holds the flow; when
+	 * that peer's is gone, another peer's that holds the flow, or NULL
+	 * when none does.  e and k are valid during the call only. */
+	void (*on_external)(void *arg, struct cache_entry *e,
+			    const struct flow_key *k);
 	void *external_arg;
 };
 
@@ -144,93 +155,55 @@ struct ftfw_peer_stats {
 	uint64_t desyncs;		/* stream tracked again (out of step) */
 };
 
-struct ftfw_rx {
-	bool     known;			/* a datagram of this stream was seen */
-	uint32_t epoch;
-	uint64_t expected;		/* all seqs below are held or void */
-	uint64_t highest;		/* one past the highest seq heard of */
-	uint64_t bits[FTFW_RX_WINDOW / 64];	/* held seqs from expected */
-	uint64_t origin;			/* first seq tracked of this life */
-	uint64_t sweep_begin, sweep_end;	/* pending BULK_END */
-	bool     sweep_pending;
-	bool     want_table;		/* our open full-table request */
-	bool     refused;		/* the cache was full: flows are missing */
-	uint64_t want_after;		/* satisfied by a bulk beginning later */
-	uint32_t unacked;		/* datagrams received since our STATUS */
-	uint64_t status_at;		/* when our next STATUS is due, 0 none */
-	uint64_t last_status;
-	uint32_t odd_n;			/* datagrams in a row out of step */
-	uint64_t odd_since;		/* when the first of them came */
-	struct list tombstones;
-	struct cache *ext;		/* this peer's flows */
-};
-
-struct ftfw_peer {
-	bool     used;
-	bool     bound;			/* node id learned */
-	uint32_t node_id;
-	char     name[64];		/* address, for logs and ctctl */
-	uint64_t last_heard;		/* 0 never */
-	bool     alive;
-	/* our stream as this peer acknowledges it */
-	bool     acked_valid;
-	uint64_t acked;			/* highest cum (extended) */
-	struct ftfw_rx rx;
-	struct ftfw_peer_stats st;
-	/* with keys */
-	uint16_t key_id;		/* of its last datagram taken, 0 none */
-	struct auth_replay replay;	/* counters of rx.epoch's life */
-	uint32_t retired[FTFW_RETIRED];	/* its earlier lives */
-	unsigned nretired;
-	bool     probe_due;		/* answer an unproven life */
-	uint32_t probe_node, probe_epoch, probe_base;
-	uint64_t probe_at;		/* no probe before (rate limit) */
-	bool     resync_deferred;	/* its request for our table waits */
-	uint64_t resync_after;		/* for a transfer beginning after */
-	uint64_t auth_refused_at;	/* last datagram from its address that
-					 * did not open (unicast), 0 none */
-};
-
-struct ftfw {
-	struct ftfw_conf conf;
-	struct cache *internal;
-	/* sender */
-	uint64_t next_seq;
-	struct list txq;
-	size_t   nq;			/* nodes on txq */
-	struct list unacked;
-	struct txnode bulk_end;
-	uint64_t bulk_begin;
-	uint64_t resync_at;		/* last full table served on request */
-	bool     resync_waiting;	/* a peer's request waits (deferred) */
-	uint64_t last_tx;		/* time of the last datagram we sent */
-	bool     hold;			/* ftfw_hold(): more changes coming */
-	bool     beat_due;		/* a NACK found nothing to send again */
-	uint64_t stream_start;		/* our first seq */
-	uint64_t popped_to;		/* highest seq released from unacked */
-	uint8_t  gen;			/* reconcile generation */
+/* The engine's counters (ftfw_stats()). */
+struct ftfw_stats {
 	struct ftfw_tx_stats tx;
 	struct wire_stats wire;		/* malformed input, by kind */
+	struct auth_stats auth;		/* refused: unsealed, forged, replayed */
 	uint64_t rx_foreign;		/* from unknown senders / full peer table;
 					 * with keys, another node's from a live
 					 * peer's address */
 	uint64_t rx_own;		/* our own multicast echo */
 	uint64_t rx_node_clash;		/* our node id, another epoch */
-	uint64_t clash_at;		/* last such datagram, 0 none */
-	uint64_t clash_log_at;		/* no warning again before */
-	char     clash_peer[64];	/* where it came from */
-	struct auth_stats auth;		/* refused: unsealed, forged, replayed */
-	uint64_t tx_counter;		/* next sealing counter */
-	uint8_t  plain[65536];		/* an opened datagram */
-	struct ftfw_peer peers[FTFW_MAX_PEERS];
-	int      status_rr;		/* round robin over due STATUS */
+	uint32_t next_seq;		/* not a counter: the seq our next DATA
+					 * carries, as on the wire */
 };
+
+/* How much of a peer's table this node holds. */
+enum ftfw_table {
+	FTFW_TABLE_NONE,		/* nothing of its stream taken yet */
+	FTFW_TABLE_RESYNCING,		/* its full table asked for, or to sweep */
+	FTFW_TABLE_REPAIRING,		/* holes asked for again */
+	FTFW_TABLE_COMPLETE,
+};
+
+/* One peer as status and readiness reports see it (ftfw_peer_info()). */
+struct ftfw_peer_info {
+	const char *name;		/* address; as long as the engine lives */
+	uint32_t node_id;		/* 0: not learned yet */
+	uint32_t epoch;			/* its life we track (table not NONE) */
+	bool     alive;
+	uint64_t last_heard;		/* ms, 0 never */
+	uint16_t key_id;		/* of its last datagram taken, 0 none */
+	enum ftfw_table table;
+	uint32_t rx_next;		/* first seq of its stream we miss */
+	uint64_t in_flight;		/* our DATA datagrams it has not
+					 * acknowledged (its window's use) */
+	size_t   flows;			/* live entries of its external cache */
+	size_t   tombstones;		/* destroyed ones kept a while */
+	bool     resync_waiting;	/* its request for our table waits */
+	struct ftfw_peer_stats st;
+};
+
+/* The engine; its insides are its own (ftfw.c). */
+struct ftfw;
 
 /* Returns NULL on ENOMEM.  internal is borrowed (the daemon owns it). */
 struct ftfw *ftfw_new(const struct ftfw_conf *conf, struct cache *internal);
 void ftfw_free(struct ftfw *f);
 
-/* Register a configured unicast peer: returns its slot (>= 0) or -1. */
+/* Register a configured unicast peer: returns its slot, the number of
+ * peers registered before it (see peers.h), or -1 (table full, ENOMEM). */
 int ftfw_add_peer(struct ftfw *f, const char *name);
 
 /* --- this node's flows (from the kernel) ------------------------------ */
@@ -335,5 +308,46 @@ bool ftfw_trouble(const struct ftfw *f, uint64_t now, char *why, size_t len);
 /* Number of entries waiting to be sent / awaiting acknowledgement. */
 size_t ftfw_queued(const struct ftfw *f);
 size_t ftfw_unacked(const struct ftfw *f);
+
+/* --- what callers may read ------------------------------------------- */
+
+/* The configuration the engine was made with. */
+const struct ftfw_conf *ftfw_conf(const struct ftfw *f);
+void ftfw_stats(const struct ftfw *f, struct ftfw_stats *st);
+
+/* A datagram the caller drops because no configured peer sent it (a
+ * unicast sender known by no address): counted as rx_foreign. */
+void ftfw_count_foreign(struct ftfw *f);
+
+/*
+ * Peer slot's state into *pi.  Slots run from 0 in the order peers came
+ * (ftfw_add_peer(), or first heard of on multicast) and are never given
+ * up, so `for (i = 0; ftfw_peer_info(f, i, &pi); i++)` visits every peer.
+ * Returns false past the last.
+ */
+bool ftfw_peer_info(const struct ftfw *f, int slot, struct ftfw_peer_info *pi);
+
+/*
+ * The live entry of k in peer slot's external cache, or with
+ * FTFW_ALL_PEERS in the first peer's (in slot order) that holds it; NULL
+ * if none.  The caller may change the entry's CE_QUEUED and kexp (hot
+ * standby), nothing else.
+ */
+struct cache_entry *ftfw_find_external(const struct ftfw *f, int slot,
+				       const struct flow_key *k);
+
+/*
+ * Call fn on every entry of peer slot's external cache, or with
+ * FTFW_ALL_PEERS of every peer's in slot order; origin is that peer's
+ * node id.  Tombstones (CE_DEAD) are visited too.  fn may change what
+ * ftfw_find_external() allows, and must not call into the engine.  Stops
+ * when fn returns nonzero, and returns that value.
+ */
+typedef int (*ftfw_external_fn)(struct cache_entry *e, uint32_t origin, void *arg);
+int ftfw_foreach_external(struct ftfw *f, int slot, ftfw_external_fn fn, void *arg);
+
+/* For tests: the engine's own bookkeeping agrees with its lists (the
+ * send queue's kept length).  O(queue length). */
+bool ftfw_consistent(const struct ftfw *f);
 
 #endif

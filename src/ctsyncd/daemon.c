@@ -188,35 +188,33 @@ static void keep(struct daemon *d, const struct flow *f, bool own)
 			  d->conf.cache.max_entries);
 }
 
-static struct cache_entry *find_external(const struct daemon *d,
-					 const struct flow_key *k)
-{
-	for (int i = 0; i < FTFW_MAX_PEERS; i++) {
-		const struct ftfw_peer *p = &d->ftfw->peers[i];
-		struct cache_entry *e;
-
-		if (p->used && (e = cache_find(p->rx.ext, k)) && !(e->flags & CE_DEAD))
-			return e;
-	}
-	return NULL;
-}
-
 /* The standby module's view of the caches (struct standby_ops). */
 static struct cache_entry *standby_find(void *arg, const struct flow_key *k)
 {
-	return find_external(arg, k);
+	const struct daemon *d = arg;
+
+	return ftfw_find_external(d->ftfw, FTFW_ALL_PEERS, k);
+}
+
+struct standby_walk {
+	int (*fn)(struct cache_entry *e, void *arg);
+	void *arg;
+};
+
+static int standby_walk_one(struct cache_entry *e, uint32_t origin, void *arg)
+{
+	const struct standby_walk *w = arg;
+
+	return w->fn(e, w->arg);
 }
 
 static int standby_foreach(void *arg, int (*fn)(struct cache_entry *e, void *fn_arg),
 			   void *fn_arg)
 {
 	struct daemon *d = arg;
-	int r = 0;
+	struct standby_walk w = { fn, fn_arg };
 
-	for (int i = 0; i < FTFW_MAX_PEERS && !r; i++)
-		if (d->ftfw->peers[i].used)
-			r = cache_foreach(d->ftfw->peers[i].rx.ext, fn, fn_arg);
-	return r;
+	return ftfw_foreach_external(d->ftfw, FTFW_ALL_PEERS, standby_walk_one, &w);
 }
 
 static bool standby_own(void *arg, const struct flow_key *k)
@@ -227,7 +225,7 @@ static bool standby_own(void *arg, const struct flow_key *k)
 	return e && !(e->flags & CE_DEAD);
 }
 
-static void on_external(void *arg, const struct flow_key *k)
+static void on_external(void *arg, struct cache_entry *e, const struct flow_key *k)
 {
 	struct daemon *d = arg;
 
@@ -550,7 +548,7 @@ static bool sync_input(struct daemon *d)
 		 * found by node id and named after their first datagram. */
 		if (d->conf.sync.transport == TRANSPORT_UDP) {
 			if ((slot = channel_peer_slot(d->ch, &from)) < 0) {
-				d->ftfw->rx_foreign++;
+				ftfw_count_foreign(d->ftfw);
 				continue;
 			}
 		} else {
@@ -672,17 +670,17 @@ static void kv(struct ctl_client *c, const char *sec, const char *key, uint64_t 
 
 static size_t external_live(const struct daemon *d)
 {
+	struct ftfw_peer_info pi;
 	size_t n = 0;
 
-	for (int i = 0; i < FTFW_MAX_PEERS; i++)
-		if (d->ftfw->peers[i].used)
-			n += cache_live(d->ftfw->peers[i].rx.ext);
+	for (int i = 0; ftfw_peer_info(d->ftfw, i, &pi); i++)
+		n += pi.flows;
 	return n;
 }
 
-static void peer_section(const struct ftfw_peer *p, char *sec, size_t len)
+static void peer_section(const struct ftfw_peer_info *pi, char *sec, size_t len)
 {
-	snprintf(sec, len, "peer %s", p->name);
+	snprintf(sec, len, "peer %s", pi->name);
 }
 
 /*
@@ -692,6 +690,7 @@ static void peer_section(const struct ftfw_peer *p, char *sec, size_t len)
  */
 static bool is_ready(struct daemon *d, char *why, size_t len)
 {
+	struct ftfw_peer_info pi;
 	bool alive = false;
 	int ev = conntrack_events();
 
@@ -713,8 +712,8 @@ static bool is_ready(struct daemon *d, char *why, size_t len)
 	}
 	if (ftfw_trouble(d->ftfw, now_ms(), why, len))
 		return false;
-	for (int i = 0; i < FTFW_MAX_PEERS; i++)
-		alive |= d->ftfw->peers[i].used && d->ftfw->peers[i].alive;
+	for (int i = 0; ftfw_peer_info(d->ftfw, i, &pi); i++)
+		alive |= pi.alive;
 	if (alive) {
 		if (ftfw_in_sync(d->ftfw))
 			return true;
@@ -748,12 +747,18 @@ static void auth_status(const struct daemon *d, struct ctl_client *c)
 
 static void do_status(struct daemon *d, struct ctl_client *c)
 {
+	static const char *const table[] = {
+		[FTFW_TABLE_NONE] = "none", [FTFW_TABLE_RESYNCING] = "resyncing",
+		[FTFW_TABLE_REPAIRING] = "repairing", [FTFW_TABLE_COMPLETE] = "complete",
+	};
+	const struct ftfw_conf *fc = ftfw_conf(d->ftfw);
+	struct ftfw_peer_info pi;
 	uint64_t now = now_ms();
 	char epoch[16];
 
-	snprintf(epoch, sizeof(epoch), "%08x", d->ftfw->conf.epoch);
+	snprintf(epoch, sizeof(epoch), "%08x", fc->epoch);
 	ctl_put_kv_str(&c->out, "daemon", "version", CTSYNC_VERSION);
-	kv(c, "daemon", "node_id", d->ftfw->conf.node_id);
+	kv(c, "daemon", "node_id", fc->node_id);
 	ctl_put_kv_str(&c->out, "daemon", "epoch", epoch);
 	kv(c, "daemon", "uptime_s", (now - d->started) / 1000);
 	ctl_put_kv_str(&c->out, "daemon", "transport",
@@ -773,34 +778,32 @@ static void do_status(struct daemon *d, struct ctl_client *c)
 	kv(c, "cache", "external", external_live(d));
 	kv(c, "cache", "queued", ftfw_queued(d->ftfw));
 	kv(c, "cache", "unacked", ftfw_unacked(d->ftfw));
-	for (int i = 0; i < FTFW_MAX_PEERS; i++) {
-		const struct ftfw_peer *p = &d->ftfw->peers[i];
+	for (int i = 0; ftfw_peer_info(d->ftfw, i, &pi); i++) {
 		char sec[80];
 
-		if (!p->used)
-			continue;
-		peer_section(p, sec, sizeof(sec));
-		kv(c, sec, "node_id", p->node_id);
+		peer_section(&pi, sec, sizeof(sec));
+		kv(c, sec, "node_id", pi.node_id);
 		ctl_put_kv_str(&c->out, sec, "state",
-			       !p->last_heard ? "unknown" : p->alive ? "up" : "down");
-		if (p->last_heard)
-			kv(c, sec, "last_heard_ms", now - p->last_heard);
-		kv(c, sec, "flows", cache_live(p->rx.ext));
+			       !pi.last_heard ? "unknown" : pi.alive ? "up" : "down");
+		if (pi.last_heard)
+			kv(c, sec, "last_heard_ms", now - pi.last_heard);
+		kv(c, sec, "flows", pi.flows);
 		if (d->keys.n)
-			kv(c, sec, "key_id", p->key_id);
-		ctl_put_kv_str(&c->out, sec, "table",
-			       !p->rx.known ? "none" :
-			       (p->rx.want_table || p->rx.sweep_pending) ? "resyncing" :
-			       p->rx.expected < p->rx.highest ? "repairing" : "complete");
+			kv(c, sec, "key_id", pi.key_id);
+		ctl_put_kv_str(&c->out, sec, "table", table[pi.table]);
 	}
 }
 
 static void do_stats(struct daemon *d, struct ctl_client *c)
 {
-	const struct ftfw *f = d->ftfw;
-	const struct wire_stats *w = &f->wire;
+	struct ftfw_stats fs;
+	const struct ftfw_tx_stats *tx = &fs.tx;
+	const struct wire_stats *w = &fs.wire;
+	struct ftfw_peer_info pi;
 	struct kernel_stats kst;
 	const struct standby_stats *sb = standby_stats(d->standby);
+
+	ftfw_stats(d->ftfw, &fs);
 
 	kernel_stats(d->k, &kst);
 	kv(c, "kernel", "events_new", d->ks.ev_new);
@@ -821,20 +824,20 @@ static void do_stats(struct daemon *d, struct ctl_client *c)
 	kv(c, "cache", "internal_tombstones", d->internal->dead);
 	kv(c, "cache", "external", external_live(d));
 	kv(c, "cache", "refused", d->ks.refused);
-	kv(c, "sync", "tx_datagrams", f->tx.datagrams);
-	kv(c, "sync", "tx_bytes", f->tx.bytes);
-	kv(c, "sync", "tx_flows", f->tx.flows);
-	kv(c, "sync", "tx_destroys", f->tx.destroys);
-	kv(c, "sync", "tx_heartbeats", f->tx.heartbeats);
-	kv(c, "sync", "tx_status", f->tx.status);
-	kv(c, "sync", "retransmitted", f->tx.retransmitted);
-	kv(c, "sync", "bulks", f->tx.bulks);
-	kv(c, "sync", "window_full", f->tx.window_full);
-	kv(c, "sync", "coalesced", f->tx.coalesced);
-	kv(c, "sync", "tx_gap_max_ms", f->tx.gap_max_ms);
+	kv(c, "sync", "tx_datagrams", tx->datagrams);
+	kv(c, "sync", "tx_bytes", tx->bytes);
+	kv(c, "sync", "tx_flows", tx->flows);
+	kv(c, "sync", "tx_destroys", tx->destroys);
+	kv(c, "sync", "tx_heartbeats", tx->heartbeats);
+	kv(c, "sync", "tx_status", tx->status);
+	kv(c, "sync", "retransmitted", tx->retransmitted);
+	kv(c, "sync", "bulks", tx->bulks);
+	kv(c, "sync", "window_full", tx->window_full);
+	kv(c, "sync", "coalesced", tx->coalesced);
+	kv(c, "sync", "tx_gap_max_ms", tx->gap_max_ms);
 	kv(c, "sync", "tx_errors", d->tx_errors);
-	kv(c, "sync", "queued", ftfw_queued(f));
-	kv(c, "sync", "unacked", ftfw_unacked(f));
+	kv(c, "sync", "queued", ftfw_queued(d->ftfw));
+	kv(c, "sync", "unacked", ftfw_unacked(d->ftfw));
 	kv(c, "malformed", "bad_len", w->rx_bad_len + d->rx_oversize);
 	kv(c, "malformed", "bad_version", w->rx_bad_version);
 	kv(c, "malformed", "bad_type", w->rx_bad_type);
@@ -843,15 +846,15 @@ static void do_stats(struct daemon *d, struct ctl_client *c)
 	kv(c, "malformed", "bad_status", w->rx_bad_status);
 	kv(c, "malformed", "unknown_record", w->rx_unknown_record);
 	kv(c, "malformed", "unknown_attr", w->rx_unknown_attr);
-	kv(c, "malformed", "foreign", f->rx_foreign);
-	kv(c, "malformed", "node_clash", f->rx_node_clash);
-	kv(c, "auth", "no_tag", f->auth.rx_no_tag);
-	kv(c, "auth", "unexpected_tag", f->auth.rx_unexpected_tag);
-	kv(c, "auth", "bad_key", f->auth.rx_bad_key);
-	kv(c, "auth", "bad_tag", f->auth.rx_bad_tag);
-	kv(c, "auth", "replayed", f->auth.rx_replay);
-	kv(c, "auth", "old_epoch", f->auth.rx_old_epoch);
-	kv(c, "auth", "unproven", f->auth.rx_unproven);
+	kv(c, "malformed", "foreign", fs.rx_foreign);
+	kv(c, "malformed", "node_clash", fs.rx_node_clash);
+	kv(c, "auth", "no_tag", fs.auth.rx_no_tag);
+	kv(c, "auth", "unexpected_tag", fs.auth.rx_unexpected_tag);
+	kv(c, "auth", "bad_key", fs.auth.rx_bad_key);
+	kv(c, "auth", "bad_tag", fs.auth.rx_bad_tag);
+	kv(c, "auth", "replayed", fs.auth.rx_replay);
+	kv(c, "auth", "old_epoch", fs.auth.rx_old_epoch);
+	kv(c, "auth", "unproven", fs.auth.rx_unproven);
 	kv(c, "commit", "runs", d->cs.runs);
 	kv(c, "commit", "created", d->cs.created);
 	kv(c, "commit", "exists", d->cs.exists);
@@ -877,14 +880,11 @@ static void do_stats(struct daemon *d, struct ctl_client *c)
 	kv(c, "control", "evicted", d->ctl.evicted);
 	kv(c, "control", "refused", d->ctl.refused);
 	kv(c, "control", "unsent_bytes", d->ctl.out_total);
-	for (int i = 0; i < FTFW_MAX_PEERS; i++) {
-		const struct ftfw_peer *p = &f->peers[i];
-		const struct ftfw_peer_stats *s = &p->st;
+	for (int i = 0; ftfw_peer_info(d->ftfw, i, &pi); i++) {
+		const struct ftfw_peer_stats *s = &pi.st;
 		char sec[80];
 
-		if (!p->used)
-			continue;
-		peer_section(p, sec, sizeof(sec));
+		peer_section(&pi, sec, sizeof(sec));
 		kv(c, sec, "rx_datagrams", s->rx_datagrams);
 		kv(c, sec, "rx_bytes", s->rx_bytes);
 		kv(c, sec, "rx_flows", s->rx_flows);
@@ -912,38 +912,37 @@ static void do_stats(struct daemon *d, struct ctl_client *c)
 
 struct dump_ctx {
 	struct ctl_client *c;
-	uint32_t origin;
+	uint32_t node_id;		/* ours */
 	struct daemon *d;
 	size_t n;
 };
 
-static int dump_one(struct cache_entry *e, void *arg)
+static int dump_one(struct cache_entry *e, uint32_t origin, void *arg)
 {
 	struct dump_ctx *dc = arg;
 
 	if (!(e->flags & CE_DEAD))
-		ctl_put_flow(&dc->c->out, dc->origin, &e->flow);
+		ctl_put_flow(&dc->c->out, origin, &e->flow);
 	if ((++dc->n & 4095) == 0)
 		keepalive(dc->d);
 	return 0;
 }
 
+static int dump_own(struct cache_entry *e, void *arg)
+{
+	struct dump_ctx *dc = arg;
+
+	return dump_one(e, dc->node_id, dc);
+}
+
 static void do_dump(struct daemon *d, struct ctl_client *c, int which)
 {
-	struct dump_ctx dc = { c, d->ftfw->conf.node_id, d, 0 };
+	struct dump_ctx dc = { c, ftfw_conf(d->ftfw)->node_id, d, 0 };
 
-	if (which == CTL_CACHE_INTERNAL) {
-		cache_foreach(d->internal, dump_one, &dc);
-		return;
-	}
-	for (int i = 0; i < FTFW_MAX_PEERS; i++) {
-		struct ftfw_peer *p = &d->ftfw->peers[i];
-
-		if (p->used) {
-			dc.origin = p->node_id;
-			cache_foreach(p->rx.ext, dump_one, &dc);
-		}
-	}
+	if (which == CTL_CACHE_INTERNAL)
+		cache_foreach(d->internal, dump_own, &dc);
+	else
+		ftfw_foreach_external(d->ftfw, FTFW_ALL_PEERS, dump_one, &dc);
 }
 
 /* ---- commit ------------------------------------------------------------- */
@@ -967,7 +966,7 @@ static void do_dump(struct daemon *d, struct ctl_client *c, int which)
 #define COMMIT_PROGRESS_MS	5000	/* CTL_REP_PROGRESS to the client */
 
 
-static int collect_one(struct cache_entry *e, void *arg)
+static int collect_one(struct cache_entry *e, uint32_t origin, void *arg)
 {
 	struct commit_job *j = arg;
 	const struct cache_entry *o;
@@ -1000,7 +999,7 @@ static const struct flow *commit_next(void *arg, bool *del)
 		if ((j->i & 255) == 0 && now_us() >= j->slice_end)
 			return NULL;	/* the rest in the next slice */
 		j->i++;
-		if (!(e->flags & CE_DEAD) && find_external(j->d, &e->flow.key) == e)
+		if (!(e->flags & CE_DEAD) && ftfw_find_external(j->d->ftfw, FTFW_ALL_PEERS, &e->flow.key) == e)
 			return &e->flow;
 		j->gone++;
 	}
@@ -1053,9 +1052,7 @@ static void commit_start(struct daemon *d, struct client *cl, unsigned flags, bo
 	j->flags = flags;
 	j->t0 = now_us();
 	j->progress_at = now_ms() + COMMIT_PROGRESS_MS;
-	for (int i = 0; i < FTFW_MAX_PEERS && rc == 0; i++)
-		if (d->ftfw->peers[i].used)
-			rc = cache_foreach(d->ftfw->peers[i].rx.ext, collect_one, j);
+	rc = ftfw_foreach_external(d->ftfw, FTFW_ALL_PEERS, collect_one, j);
 	if (rc < 0) {
 		j->err = -ENOMEM;
 		j->n = 0;
@@ -1752,8 +1749,9 @@ int daemon_run(const struct config *c, const struct auth_keyring *keys)
 		char name[64];
 
 		channel_addr_str(&c->sync.peers[i], name, sizeof(name));
-		if (ftfw_add_peer(d->ftfw, name) < 0)
-			fatal("peer %s", name);
+		/* The channel knows it by its index in c->sync.peers. */
+		if (ftfw_add_peer(d->ftfw, name) != (int)i)
+			fatal("peer %s: no slot %zu in the replication engine", name, i);
 	}
 
 	/* Events first, then the dump, so nothing falls in between. */

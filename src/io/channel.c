@@ -15,7 +15,8 @@
 struct channel {
 	int fd;
 	enum transport transport;
-	struct sockaddr_storage peers[CONFIG_MAX_PEERS];
+	/* The configuration's peer table (borrowed): its index is the slot. */
+	const struct sockaddr_storage *peers;
 	size_t npeers;
 	struct sockaddr_storage group;
 };
@@ -108,7 +109,7 @@ struct channel *channel_open(const struct config *c)
 		return NULL;
 	ch->transport = c->sync.transport;
 	ch->npeers = c->sync.npeers;
-	memcpy(ch->peers, c->sync.peers, sizeof(ch->peers));
+	ch->peers = c->sync.peers;
 	ch->group = c->sync.group;
 	ch->fd = socket(c->sync.local.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (ch->fd < 0) {

@@ -11,12 +11,14 @@
 
 struct channel;
 
-/* Open and bind per c->sync.  NULL with errno set (and a log line). */
+/* Open and bind per c->sync.  NULL with errno set (and a log line).  c
+ * is borrowed until channel_close(): its peer list is the channel's, so a
+ * peer's slot (peers.h) is the same here as in the configuration. */
 struct channel *channel_open(const struct config *c);
 void channel_close(struct channel *ch);
 int channel_fd(const struct channel *ch);
 
-/* Send one datagram to peer index i (unicast), or to every peer / the
+/* Send one datagram to peer slot i (unicast), or to every peer / the
  * group when i < 0.  Returns 0, or -1 with errno (EAGAIN: try later). */
 int channel_send(struct channel *ch, int i, const void *buf, size_t len);
 

@@ -67,30 +67,34 @@ static void receive(const struct auth_keyring *kr, const uint8_t *sealed, size_t
 		.peer_timeout_ms = 1000, .window = 64, .max_external = 100,
 		.hash_seed = 3, .keys = kr, .first_counter = 1000,
 	};
+	struct ftfw_peer_info pi;
 	struct ftfw *f;
-	struct ftfw_peer *p;
 	int dest;
 
 	CHECK(internal);
 	f = ftfw_new(&conf, internal);
 	CHECK(f);
 	CHECK(ftfw_add_peer(f, "peer") == 0);
-	p = &f->peers[0];
 	if (proven) {
 		size_t n = proof(kr, buf, sizeof(buf));
 
 		ftfw_input(f, 0, "peer", buf, n, 1000);
-		CHECK(p->rx.known && p->rx.epoch == PEER_EPOCH);
+		CHECK(ftfw_peer_info(f, 0, &pi));
+		CHECK(pi.table != FTFW_TABLE_NONE && pi.epoch == PEER_EPOCH);
 	}
 	ftfw_input(f, 0, "peer", sealed, len, 1001);
-	if (!proven && p->rx.known) {
+	CHECK(ftfw_peer_info(f, 0, &pi));
+	if (!proven && pi.table != FTFW_TABLE_NONE) {
 		/* Only a proof may do that: a STATUS that names us. */
+		struct auth_stats as = { 0 };
+		struct auth_info ai;
 		struct wire_hdr h;
 		struct wire_status st;
 
-		CHECK(wire_hdr_get(f->plain, len - AUTH_TRAILER_LEN, &h, NULL) == 0);
+		CHECK(auth_open(kr, sealed, len, buf, &ai, &as) == (long)(len - AUTH_TRAILER_LEN));
+		CHECK(wire_hdr_get(buf, len - AUTH_TRAILER_LEN, &h, NULL) == 0);
 		CHECK(h.type == WIRE_STATUS);
-		CHECK(wire_get_status(f->plain + WIRE_HDR_LEN,
+		CHECK(wire_get_status(buf + WIRE_HDR_LEN,
 				      len - AUTH_TRAILER_LEN - WIRE_HDR_LEN, &st, NULL) == 0);
 		CHECK(st.node_id == ME && st.epoch == MY_EPOCH);
 	}

@@ -505,11 +505,11 @@ static void test_peer_limit(void **state)
 
 	(void)state;
 	o = (size_t)snprintf(buf, sizeof(buf), "sync:\n  local: 10.0.0.1\n  peers:\n");
-	for (int i = 0; i < CONFIG_MAX_PEERS; i++)
+	for (int i = 0; i < CTSYNC_MAX_PEERS; i++)
 		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "    - 10.0.1.%d\n", i);
 	parse_ok(&c, buf);
-	assert_int_equal(c.sync.npeers, CONFIG_MAX_PEERS);
-	assert_addr(&c.sync.peers[CONFIG_MAX_PEERS - 1], "10.0.1.15", 3780);
+	assert_int_equal(c.sync.npeers, CTSYNC_MAX_PEERS);
+	assert_addr(&c.sync.peers[CTSYNC_MAX_PEERS - 1], "10.0.1.15", 3780);
 
 	snprintf(buf + o, sizeof(buf) - o, "    - 10.0.2.1\n    - 10.0.2.2\n");
 	parse_bad(buf, "t.yaml:20:7: peers: more than 16 addresses\n");
