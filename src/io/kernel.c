@@ -183,6 +183,17 @@ struct kernel *kernel_open(uint32_t rcvbuf)
 	mnl_socket_setsockopt(k->req, NETLINK_EXT_ACK, &one, sizeof(one));
 	k->seq = (uint32_t)time(NULL);
 	k->drops_seen = ev_drops(k);
+	/*
+	 * Where the drop counter can be read it tells every loss, and
+	 * ENOBUFS only hurts: on an overrun netlink reports it and marks
+	 * the socket congested, and then drops every event until the queue
+	 * has been read empty, so one overrun during a burst lost most of
+	 * the burst's rest.  Without it only the events that do not fit
+	 * are dropped: fewer to re-read, and the re-read is sooner caught
+	 * up with.
+	 */
+	if (k->drops_seen >= 0)
+		mnl_socket_setsockopt(k->ev, NETLINK_NO_ENOBUFS, &one, sizeof(one));
 
 	for (int i = 0; i < EV_SLOTS; i++) {
 		k->eviov[i].iov_base = k->evbuf + (size_t)i * EV_SLOT;

@@ -25,8 +25,10 @@ typedef void (*kernel_flow_cb)(void *arg, enum kernel_ev ev,
 
 /*
  * Open the event socket (NEW, UPDATE, DESTROY groups; receive buffer
- * forced to rcvbuf bytes with SO_RCVBUFFORCE, ENOBUFS kept visible) and a
- * request socket for dumps and commits.  Returns NULL with errno set.
+ * forced to rcvbuf bytes with SO_RCVBUFFORCE; NETLINK_NO_ENOBUFS where
+ * the drop counter tells losses, so an overrun drops only what does not
+ * fit) and a request socket for dumps and commits.  Returns NULL with
+ * errno set.
  */
 struct kernel *kernel_open(uint32_t rcvbuf);
 void kernel_close(struct kernel *k);
@@ -51,9 +53,9 @@ int kernel_listen(struct kernel *k, bool on);
  * loop) and call cb for each.  Returns KERNEL_* bits, or -1 with errno on
  * an I/O error.  KERNEL_LOST: the kernel dropped events (the socket's
  * drop counter moved, or ENOBUFS where the counter cannot be read): the
- * caller must dump and reconcile.  Netlink reports ENOBUFS only once
- * until its queue has been read empty, so during a long burst later
- * losses show only in the counter.  Without KERNEL_MORE the socket was
+ * caller must dump and reconcile.  (Without the counter, netlink reports
+ * ENOBUFS only once until its queue has been read empty, and drops every
+ * event meanwhile.)  Without KERNEL_MORE the socket was
  * read empty: the caller is caught up with the kernel.
  */
 int kernel_events(struct kernel *k, kernel_flow_cb cb, void *arg);
