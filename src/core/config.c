@@ -1080,7 +1080,8 @@ static bool print_announce(FILE *out, const struct config *c, const struct key *
  * how its value is read and checked (set, with min/max or choices), its
  * default, its field in struct config and how it is printed.  Parsing,
  * config_defaults, config_print and config_diff (SIGHUP) all walk this
- * table.  A section is a row too, before its keys; the order is that of
+ * table; man/ctsyncd.yaml.5 documents every row (test_config_keys
+ * checks).  A section is a row too, before its keys; the order is that of
  * config_print and of the "expected one of" lists.  Checks that involve
  * several keys are in check_sync().
  */
@@ -1693,6 +1694,11 @@ int config_parse(struct config *c, const char *name, const char *buf,
 	nerr = x->nerr;
 	free(x);
 	return nerr;
+}
+
+const char *config_key(size_t i)
+{
+	return i < K__COUNT ? keys[i].path : NULL;
 }
 
 /* ---- printing ----------------------------------------------------------- */
