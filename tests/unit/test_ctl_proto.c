@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "ctl_proto.h"
+#include "man.h"
 #include "proto.h"
 
 /* The one frame at the start of b; fails the test if there is none. */
@@ -545,6 +546,24 @@ static void test_req_changes_state(void **state)
 		assert_false(ctl_req_changes_state(reading[i]));
 }
 
+/* ctctl's commands are the table's requests: ctctl(8) documents each. */
+static void test_req_man_page(void **state)
+{
+	const struct ctl_req_info *r;
+	struct man m;
+	long desc;
+
+	(void)state;
+	if (man_load(&m, "../man/ctctl.8") < 0)
+		fail_msg("cannot read ../man/ctctl.8");
+	desc = man_find(&m, ".Sh DESCRIPTION");
+	assert_true(desc >= 0);
+	for (size_t i = 0; (r = ctl_req_at(i)); i++)
+		if (!man_item(&m, desc, "Cm", r->name))
+			fail_msg("ctctl.8 does not document \"%s\"", r->name);
+	man_free(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -561,6 +580,7 @@ int main(void)
 		cmocka_unit_test(test_req_body_len),
 		cmocka_unit_test(test_req_table),
 		cmocka_unit_test(test_req_changes_state),
+		cmocka_unit_test(test_req_man_page),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
