@@ -3,7 +3,8 @@
  *
  * The schema is three levels deep (sections, keys, lists of scalars), so
  * the event stream is walked by a small recursive descent driven by the
- * key tables below.  A wrong value is reported and skipped, so one run
+ * table of keys below (keys[]), which also gives the defaults, the
+ * printed form and the SIGHUP comparison.  A wrong value is reported and skipped, so one run
  * shows every error; only a YAML syntax error ends the walk, because
  * libyaml cannot resynchronise after one (and nesting deeper than
  * MAX_DEPTH, see there).  Checks that involve several
@@ -26,6 +27,7 @@
 
 #include "addr.h"
 #include "config.h"
+#include "ctsync/ctl.h"
 
 #define KIB	((uint64_t)1024)
 #define MIB	(1024 * KIB)
@@ -59,18 +61,22 @@ struct scalar {
 	bool null;		/* plain "", "~" or "null" */
 };
 
+/*
+ * The keys of ctsyncd.yaml, one row each in keys[] below (see there),
+ * in the order config_print writes them.  The names index the rows; the
+ * checks across keys use them.
+ */
 enum key_id {
-	K_NODE_ID, K_SYNC, K_KERNEL, K_FILTER, K_CACHE, K_CONTROL, K_LOG,
-	K_TRANSPORT, K_LOCAL, K_PEERS, K_GROUP, K_INTERFACE, K_PORT, K_MTU,
-	K_HEARTBEAT, K_ACK, K_PEER_TIMEOUT, K_WINDOW, K_SNDBUF, K_RCVBUF,
-	K_KEY_FILE, K_ENCRYPT,
-	K_EVENT_BUFFER, K_COMMIT_BATCH, K_COLLECT,
-	K_PROTOCOLS, K_TCP_STATES, K_IGNORE, K_IGNORE_LOCAL,
-	K_MAX_ENTRIES,
-	K_SOCKET, K_CTL_GROUP, K_MODE,
-	K_LEVEL, K_SYSLOG,
-	K_USER, K_FAILOVER, K_ANNOUNCE, K_ANNOUNCE_COUNT, K_ANNOUNCE_INTERVAL,
-	K_STANDBY, K_RT_PRIORITY,
+	K_NODE_ID, K_USER, K_RT_PRIORITY,
+	K_SYNC, K_TRANSPORT, K_LOCAL, K_PEERS, K_GROUP, K_INTERFACE, K_PORT,
+	K_MTU, K_HEARTBEAT, K_ACK, K_PEER_TIMEOUT, K_WINDOW, K_SNDBUF,
+	K_RCVBUF, K_KEY_FILE, K_ENCRYPT,
+	K_KERNEL, K_EVENT_BUFFER, K_COMMIT_BATCH, K_COLLECT,
+	K_FILTER, K_PROTOCOLS, K_TCP_STATES, K_IGNORE, K_IGNORE_LOCAL,
+	K_CACHE, K_MAX_ENTRIES,
+	K_CONTROL, K_SOCKET, K_CTL_GROUP, K_MODE,
+	K_LOG, K_LEVEL, K_SYSLOG,
+	K_FAILOVER, K_ANNOUNCE, K_ANNOUNCE_COUNT, K_ANNOUNCE_INTERVAL, K_STANDBY,
 	K__COUNT
 };
 
@@ -78,29 +84,46 @@ enum shape { SH_SCALAR, SH_LIST, SH_SECTION };
 
 struct pctx;
 struct key;
-struct section;
 typedef void set_fn(struct pctx *x, const struct key *k, const struct scalar *v);
+/*
+ * Write k's effective value in c to out as the file would give it (one
+ * line, no key, no newline; a list's items without the brackets).  With
+ * out NULL write nothing.  Returns false when k has no value (an empty
+ * list, an address not given, an optional 0 or ""), having written
+ * nothing.
+ */
+typedef bool print_fn(FILE *out, const struct config *c, const struct key *k);
 
 struct key {
-	const char *name;
-	enum key_id id;
+	const char *path;		/* "sync.window", as SIGHUP names it */
+	const char *name;		/* "window", as the file and errors do */
+	const char *in;			/* its section's name; NULL: top level */
 	enum shape shape;
 	set_fn *set;			/* a scalar value, or one list item */
-	const struct section *sub;	/* SH_SECTION */
-	size_t off;			/* field in struct config (set_int, set_bool) */
-	uint8_t width;			/* set_int: 2 or 4 bytes */
+	print_fn *print;		/* not for SH_SECTION */
+	size_t off;			/* the field in struct config */
+	size_t width;			/* its size (1, 2 or 4; a string's array) */
+	size_t at;			/* its struct config_mark in c->at, or 0 */
+	uint64_t def;			/* default of a number, bool or choice */
+	const char *defstr;		/* default of a string */
 	bool size;			/* set_int: K/M/G suffixes */
+	bool optional;			/* 0 or "" is no value (print_int, print_str) */
 	bool nullable;			/* an empty value is allowed */
 	uint64_t min, max;		/* set_int */
+	const char *const *choices;	/* set_choice: the words, by value */
+	const char *none;		/* what no value means ("all"), printed
+					 * as a comment */
 	const char *what;		/* what is allowed (list: the list) */
 	const char *item;		/* SH_LIST: what one item may be */
 };
 
-struct section {
-	const char *name;		/* NULL: the top level */
-	const struct key *keys;
-	size_t nkeys;
-};
+static const struct key keys[K__COUNT];
+
+/* The row's index, which is its key_id. */
+static size_t kid(const struct key *k)
+{
+	return (size_t)(k - keys);
+}
 
 struct pctx {
 	struct config *c;
@@ -225,8 +248,17 @@ static const char *fmt_num(char *buf, size_t size, uint64_t v, bool is_size)
 static const char *describe(const struct key *k, char *buf, size_t size)
 {
 	char lo[32], hi[32];
+	size_t o = 0;
 
-	if (k->set && k->what == NULL) {
+	if (k->choices) {		/* "hot or cold" */
+		buf[0] = '\0';
+		for (size_t i = 0; k->choices[i] && o < size; i++)
+			o += (size_t)snprintf(buf + o, size - o, "%s%s",
+					      i == 0 ? "" : k->choices[i + 1] ? ", " : " or ",
+					      k->choices[i]);
+		return buf;
+	}
+	if (k->what == NULL) {		/* set_int */
 		snprintf(buf, size, "%s %s-%s%s", k->size ? "a size" : "an integer",
 			 fmt_num(lo, sizeof(lo), k->min, k->size),
 			 fmt_num(hi, sizeof(hi), k->max, k->size),
@@ -422,6 +454,48 @@ static bool valid_ifname(const struct scalar *v)
 
 /* ---- setters ------------------------------------------------------------ */
 
+/*
+ * Fields are reached through the table's offsets and widths: numbers,
+ * bools and enums (int-sized, asserted below) go in and out through
+ * memcpy of that many bytes.
+ */
+_Static_assert(sizeof(enum transport) == sizeof(uint32_t) &&
+	       sizeof(enum standby_mode) == sizeof(uint32_t) &&
+	       sizeof(int) == sizeof(uint32_t) && sizeof(bool) == 1,
+	       "choices are stored as 4 bytes, bools as 1");
+
+static void put_uint(void *p, size_t width, uint64_t v)
+{
+	uint8_t u8 = (uint8_t)v;
+	uint16_t u16 = (uint16_t)v;
+	uint32_t u32 = (uint32_t)v;
+
+	if (width == 1)
+		memcpy(p, &u8, 1);
+	else if (width == 2)
+		memcpy(p, &u16, 2);
+	else
+		memcpy(p, &u32, 4);
+}
+
+static uint64_t get_uint(const void *p, size_t width)
+{
+	uint8_t u8;
+	uint16_t u16;
+	uint32_t u32;
+
+	if (width == 1) {
+		memcpy(&u8, p, 1);
+		return u8;
+	}
+	if (width == 2) {
+		memcpy(&u16, p, 2);
+		return u16;
+	}
+	memcpy(&u32, p, 4);
+	return u32;
+}
+
 static void *field(struct pctx *x, const struct key *k)
 {
 	return (char *)x->c + k->off;
@@ -437,7 +511,7 @@ static void set_int(struct pctx *x, const struct key *k, const struct scalar *v)
 	if (r == NUM_BAD) {
 		perr(x, v->m, "%s %s is not %s", k->name, quote(&q, v),
 		     describe(k, buf, sizeof(buf)));
-		x->bad[k->id] = true;
+		x->bad[kid(k)] = true;
 		return;
 	}
 	if (r == NUM_RANGE || n < k->min || n > k->max) {
@@ -445,74 +519,42 @@ static void set_int(struct pctx *x, const struct key *k, const struct scalar *v)
 		     show(&q, v->s, v->len, false),
 		     fmt_num(lo, sizeof(lo), k->min, k->size),
 		     fmt_num(hi, sizeof(hi), k->max, k->size));
-		x->bad[k->id] = true;
+		x->bad[kid(k)] = true;
 		return;
 	}
-	if (k->width == 2)
-		*(uint16_t *)field(x, k) = (uint16_t)n;
-	else
-		*(uint32_t *)field(x, k) = (uint32_t)n;
+	put_uint(field(x, k), k->width, n);
 }
 
 static void set_bool(struct pctx *x, const struct key *k, const struct scalar *v)
 {
 	struct qbuf q;
-	bool *b = field(x, k);
 
 	if (eq_nocase(v, "true") || eq_nocase(v, "yes")) {
-		*b = true;
+		put_uint(field(x, k), k->width, 1);
 	} else if (eq_nocase(v, "false") || eq_nocase(v, "no")) {
-		*b = false;
+		put_uint(field(x, k), k->width, 0);
 	} else {
 		perr(x, v->m, "%s %s is not a boolean (expected %s)", k->name,
 		     quote(&q, v), k->what);
-		x->bad[k->id] = true;
+		x->bad[kid(k)] = true;
 	}
 }
 
-static void set_transport(struct pctx *x, const struct key *k, const struct scalar *v)
+/* One of k->choices, any case; the field gets its index. */
+static void set_choice(struct pctx *x, const struct key *k, const struct scalar *v)
 {
 	struct qbuf q;
+	char buf[96];
 
-	if (eq_nocase(v, "udp")) {
-		x->c->sync.transport = TRANSPORT_UDP;
-	} else if (eq_nocase(v, "multicast")) {
-		x->c->sync.transport = TRANSPORT_MULTICAST;
-	} else {
-		perr(x, v->m, "%s %s is not valid (expected %s)", k->name,
-		     quote(&q, v), k->what);
-		x->bad[k->id] = true;
+	for (size_t i = 0; k->choices[i]; i++) {
+		if (eq_nocase(v, k->choices[i])) {
+			put_uint(field(x, k), k->width, i);
+			return;
+		}
 	}
-}
-
-static void set_standby(struct pctx *x, const struct key *k, const struct scalar *v)
-{
-	struct qbuf q;
-
-	if (eq_nocase(v, "hot")) {
-		x->c->failover.standby = STANDBY_HOT;
-	} else if (eq_nocase(v, "cold")) {
-		x->c->failover.standby = STANDBY_COLD;
-	} else {
-		perr(x, v->m, "%s %s is not valid (expected %s)", k->name,
-		     quote(&q, v), k->what);
-		x->bad[k->id] = true;
-	}
-}
-
-static void set_level(struct pctx *x, const struct key *k, const struct scalar *v)
-{
-	struct qbuf q;
-
-	if (eq_nocase(v, "info")) {
-		x->c->log.verbose = 0;
-	} else if (eq_nocase(v, "debug")) {
-		x->c->log.verbose = 1;
-	} else {
-		perr(x, v->m, "%s %s is not valid (expected %s)", k->name,
-		     quote(&q, v), k->what);
-		x->bad[k->id] = true;
-	}
+	perr(x, v->m, "%s %s is not valid (expected %s)", k->name,
+	     quote(&q, v), describe(k, buf, sizeof(buf)));
+	x->bad[kid(k)] = true;
 }
 
 static void set_local(struct pctx *x, const struct key *k, const struct scalar *v)
@@ -538,7 +580,7 @@ static void set_local(struct pctx *x, const struct key *k, const struct scalar *
 		x->local_ok = true;
 		return;
 	}
-	x->bad[k->id] = true;
+	x->bad[kid(k)] = true;
 }
 
 static void set_group(struct pctx *x, const struct key *k, const struct scalar *v)
@@ -558,7 +600,7 @@ static void set_group(struct pctx *x, const struct key *k, const struct scalar *
 		x->group_ok = true;
 		return;
 	}
-	x->bad[k->id] = true;
+	x->bad[kid(k)] = true;
 }
 
 static void set_peer(struct pctx *x, const struct key *k, const struct scalar *v)
@@ -573,7 +615,7 @@ static void set_peer(struct pctx *x, const struct key *k, const struct scalar *v
 		if (!x->list_full)
 			perr(x, v->m, "peers: more than %d addresses", CTSYNC_MAX_PEERS);
 		x->list_full = true;
-		x->bad[k->id] = true;
+		x->bad[kid(k)] = true;
 		return;
 	}
 	r = parse_peer(v->s, &ss, &has_port);
@@ -604,7 +646,7 @@ static void set_peer(struct pctx *x, const struct key *k, const struct scalar *v
 		x->c->sync.npeers = n + 1;
 		return;
 	}
-	x->bad[k->id] = true;
+	x->bad[kid(k)] = true;
 }
 
 static void set_interface(struct pctx *x, const struct key *k, const struct scalar *v)
@@ -615,7 +657,7 @@ static void set_interface(struct pctx *x, const struct key *k, const struct scal
 		x->c->sync.interface[0] = '\0';
 	} else if (!valid_ifname(v)) {
 		perr(x, v->m, "interface %s is not %s", quote(&q, v), k->what);
-		x->bad[k->id] = true;
+		x->bad[kid(k)] = true;
 	} else {
 		memcpy(x->c->sync.interface, v->s, v->len + 1);
 	}
@@ -661,7 +703,7 @@ static void set_protocol(struct pctx *x, const struct key *k, const struct scala
 		x->c->filter.protocols[n / 64] |= 1ull << (n % 64);
 		return;
 	}
-	x->bad[k->id] = true;
+	x->bad[kid(k)] = true;
 }
 
 static void set_tcp_state(struct pctx *x, const struct key *k, const struct scalar *v)
@@ -675,7 +717,7 @@ static void set_tcp_state(struct pctx *x, const struct key *k, const struct scal
 		}
 	}
 	perr(x, v->m, "tcp state %s is unknown (expected %s)", quote(&q, v), k->item);
-	x->bad[k->id] = true;
+	x->bad[kid(k)] = true;
 }
 
 static void set_ignore(struct pctx *x, const struct key *k, const struct scalar *v)
@@ -694,7 +736,7 @@ static void set_ignore(struct pctx *x, const struct key *k, const struct scalar 
 		x->c->filter.nignore = n + 1;
 		return;
 	}
-	x->bad[k->id] = true;
+	x->bad[kid(k)] = true;
 }
 
 /* "IFNAME ADDRESS": announce ADDRESS on IFNAME when becoming master. */
@@ -711,7 +753,7 @@ static void set_announce(struct pctx *x, const struct key *k, const struct scala
 		if (!x->list_full)
 			perr(x, v->m, "announce: more than %d addresses", CONFIG_MAX_GARP);
 		x->list_full = true;
-		x->bad[k->id] = true;
+		x->bad[kid(k)] = true;
 		return;
 	}
 	while (sp && *sp == ' ')
@@ -719,7 +761,7 @@ static void set_announce(struct pctx *x, const struct key *k, const struct scala
 	if (!sp || iflen == 0 || iflen >= sizeof(a->ifname) || !*sp ||
 	    memchr(v->s, '/', iflen) || addr_parse(sp, &ss) < 0 || addr_is_multicast(&ss)) {
 		perr(x, v->m, "announce %s is not %s", quote(&q, v), k->item);
-		x->bad[k->id] = true;
+		x->bad[kid(k)] = true;
 		return;
 	}
 	x->c->at.announce[n] = (struct config_mark){ (uint32_t)v->m.line, (uint32_t)v->m.col };
@@ -744,7 +786,7 @@ static void set_user(struct pctx *x, const struct key *k, const struct scalar *v
 	} else if (v->len >= sizeof(x->c->user) || !printable(v, false) ||
 		   memchr(v->s, ':', v->len) || memchr(v->s, '/', v->len)) {
 		perr(x, v->m, "user %s is not %s", quote(&q, v), k->what);
-		x->bad[k->id] = true;
+		x->bad[kid(k)] = true;
 	} else {
 		memcpy(x->c->user, v->s, v->len + 1);
 	}
@@ -777,7 +819,7 @@ static void set_path(struct pctx *x, const struct key *k, const struct scalar *v
 		memcpy(dst, v->s, v->len + 1);
 		return;
 	}
-	x->bad[k->id] = true;
+	x->bad[kid(k)] = true;
 }
 
 static void set_socket(struct pctx *x, const struct key *k, const struct scalar *v)
@@ -804,7 +846,7 @@ static void set_ctl_group(struct pctx *x, const struct key *k, const struct scal
 	} else if (v->len >= sizeof(x->c->control.group) || !printable(v, false) ||
 		   memchr(v->s, ':', v->len)) {
 		perr(x, v->m, "group %s is not %s", quote(&q, v), k->what);
-		x->bad[k->id] = true;
+		x->bad[kid(k)] = true;
 	} else {
 		memcpy(x->c->control.group, v->s, v->len + 1);
 	}
@@ -828,124 +870,336 @@ static void set_mode(struct pctx *x, const struct key *k, const struct scalar *v
 	}
 	if (m > 0777)
 		goto bad;
-	x->c->control.mode = m;
+	put_uint(field(x, k), k->width, m);
 	return;
 bad:
 	perr(x, v->m, "mode %s is not %s", quote(&q, v), k->what);
-	x->bad[k->id] = true;
+	x->bad[kid(k)] = true;
 }
 
-/* ---- schema ------------------------------------------------------------- */
+/* ---- printers ----------------------------------------------------------- */
 
-#define INT(n, i, f, lo, hi) \
-	{ .name = n, .id = i, .set = set_int, .off = offsetof(struct config, f), \
-	  .width = sizeof(((struct config *)0)->f), .min = lo, .max = hi }
-#define SIZE(n, i, f, lo, hi) \
-	{ .name = n, .id = i, .set = set_int, .off = offsetof(struct config, f), \
-	  .width = sizeof(((struct config *)0)->f), .size = true, .min = lo, .max = hi }
-#define BOOL(n, i, f) \
-	{ .name = n, .id = i, .set = set_bool, .off = offsetof(struct config, f), \
-	  .what = "true, false, yes or no" }
-#define NKEYS(a) (sizeof(a) / sizeof(a[0]))
+/*
+ * Each writes what parses back to the same value (test_config's round
+ * trip, fuzz_config): strings in double quotes, and addresses too (a
+ * plain 2001:db8:: would end in a mapping key's ':').
+ */
+
+static const void *cfield(const struct config *c, const struct key *k)
+{
+	return (const char *)c + k->off;
+}
+
+static bool print_int(FILE *out, const struct config *c, const struct key *k)
+{
+	char buf[32];
+	uint64_t v = get_uint(cfield(c, k), k->width);
+
+	if (k->optional && v == 0)
+		return false;
+	if (out)
+		fputs(fmt_num(buf, sizeof(buf), v, k->size), out);
+	return true;
+}
+
+static bool print_bool(FILE *out, const struct config *c, const struct key *k)
+{
+	if (out)
+		fputs(get_uint(cfield(c, k), k->width) ? "true" : "false", out);
+	return true;
+}
+
+static bool print_choice(FILE *out, const struct config *c, const struct key *k)
+{
+	uint64_t v = get_uint(cfield(c, k), k->width);
+	size_t n = 0;
+
+	while (k->choices[n])
+		n++;
+	if (out)
+		fputs(v < n ? k->choices[v] : "?", out);
+	return true;
+}
+
+static bool print_mode(FILE *out, const struct config *c, const struct key *k)
+{
+	if (out)
+		fprintf(out, "0%03" PRIo64, get_uint(cfield(c, k), k->width));
+	return true;
+}
+
+/* Values are printable ASCII (set_socket etc. make sure), so escaping
+ * '"' and '\' is enough for the output to parse back to the same. */
+static void put_quoted(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fputc('\\', out);
+		fputc(*s, out);
+	}
+	fputc('"', out);
+}
+
+static bool print_str(FILE *out, const struct config *c, const struct key *k)
+{
+	const char *s = cfield(c, k);
+
+	if (k->optional && !s[0])
+		return false;
+	if (out)
+		put_quoted(out, s);
+	return true;
+}
+
+/* local and group: not given, no value (config_parse refuses a file
+ * without local; group only goes with transport multicast). */
+static bool print_addr(FILE *out, const struct config *c, const struct key *k)
+{
+	const struct sockaddr_storage *ss = cfield(c, k);
+	char a[INET6_ADDRSTRLEN];
+
+	if (!ss->ss_family)
+		return false;
+	if (out)
+		fprintf(out, "\"%s\"", addr_str(ss, a, sizeof(a)));
+	return true;
+}
+
+static void print_peer(FILE *out, const struct sockaddr_storage *ss, uint16_t port)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	addr_str(ss, a, sizeof(a));
+	/* "2001:db8::2:3781" bare would be refused as ambiguous. */
+	if (addr_port(ss) == port && ss->ss_family == AF_INET6 && v6_port_ambiguous(a))
+		fprintf(out, "\"[%s]\"", a);
+	else if (addr_port(ss) == port)
+		fprintf(out, "\"%s\"", a);
+	else if (ss->ss_family == AF_INET6)
+		fprintf(out, "\"[%s]:%u\"", a, addr_port(ss));
+	else
+		fprintf(out, "%s:%u", a, addr_port(ss));
+}
+
+static bool print_peers(FILE *out, const struct config *c, const struct key *k)
+{
+	if (!c->sync.npeers)
+		return false;
+	if (!out)
+		return true;
+	for (size_t i = 0; i < c->sync.npeers && i < CTSYNC_MAX_PEERS; i++) {
+		fputs(i ? ", " : "", out);
+		print_peer(out, &c->sync.peers[i], c->sync.port);
+	}
+	return true;
+}
+
+static bool print_protocols(FILE *out, const struct config *c, const struct key *k)
+{
+	const char *sep = "";
+	bool any = false;
+
+	for (unsigned p = 0; p < 256; p++) {
+		const char *name = NULL;
+
+		if (!(c->filter.protocols[p / 64] >> (p % 64) & 1))
+			continue;
+		if (!out)
+			return true;
+		any = true;
+		for (size_t i = 0; i < sizeof(proto_names) / sizeof(proto_names[0]); i++)
+			if (proto_names[i].proto == p)
+				name = proto_names[i].name;
+		if (name)
+			fprintf(out, "%s%s", sep, name);
+		else
+			fprintf(out, "%s%u", sep, p);
+		sep = ", ";
+	}
+	return any;
+}
+
+static bool print_tcp_states(FILE *out, const struct config *c, const struct key *k)
+{
+	const char *sep = "";
+
+	if (!c->filter.tcp_states)
+		return false;
+	if (!out)
+		return true;
+	for (size_t i = 0; i < NTCP_STATES; i++) {
+		if (c->filter.tcp_states >> i & 1) {
+			fprintf(out, "%s%s", sep, tcp_state_names[i]);
+			sep = ", ";
+		}
+	}
+	return true;
+}
+
+static bool print_ignore(FILE *out, const struct config *c, const struct key *k)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	if (!c->filter.nignore)
+		return false;
+	if (!out)
+		return true;
+	for (size_t i = 0; i < c->filter.nignore && i < CONFIG_MAX_PREFIXES; i++) {
+		const struct prefix *p = &c->filter.ignore[i];
+
+		if (!inet_ntop(p->family, p->addr.b, a, sizeof(a)))
+			snprintf(a, sizeof(a), "?");
+		fprintf(out, "%s\"%s/%u\"", i ? ", " : "", a, p->len);
+	}
+	return true;
+}
+
+static bool print_announce(FILE *out, const struct config *c, const struct key *k)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	if (!c->failover.nannounce)
+		return false;
+	if (!out)
+		return true;
+	for (size_t i = 0; i < c->failover.nannounce && i < CONFIG_MAX_GARP; i++) {
+		const struct announce *an = &c->failover.announce[i];
+
+		if (!inet_ntop(an->family, &an->addr, a, sizeof(a)))
+			snprintf(a, sizeof(a), "?");
+		fprintf(out, "%s\"%s %s\"", i ? ", " : "", an->ifname, a);
+	}
+	return true;
+}
+
+/* ---- the keys ----------------------------------------------------------- */
+
+/*
+ * Every key of ctsyncd.yaml is one row here: where it lives in the file,
+ * how its value is read and checked (set, with min/max or choices), its
+ * default, its field in struct config and how it is printed.  Parsing,
+ * config_defaults, config_print and config_diff (SIGHUP) all walk this
+ * table; man/ctsyncd.yaml.5 documents every row (test_config_keys
+ * checks).  A section is a row too, before its keys; the order is that of
+ * config_print and of the "expected one of" lists.  Checks that involve
+ * several keys are in check_sync().
+ */
+#define TOP(n)		.path = n, .name = n
+#define IN(sec, n)	.path = sec "." n, .name = n, .in = sec
+#define FIELD(f)	.off = offsetof(struct config, f), \
+			.width = sizeof(((struct config *)0)->f)
+#define AT(f)		.at = offsetof(struct config, at.f)
+#define SECTION		.shape = SH_SECTION, .what = "a mapping of keys"
+#define INT(f, lo, hi, d) \
+	FIELD(f), .set = set_int, .print = print_int, .min = lo, .max = hi, .def = d
+/* Bytes, written with K/M/G. */
+#define SIZE(f, lo, hi, d) INT(f, lo, hi, d), .size = true
+#define BOOL(f, d)	FIELD(f), .set = set_bool, .print = print_bool, .def = d, \
+			.what = "true, false, yes or no"
+/* One of the words, stored as its index (the first is the default). */
+#define CHOICE(f, ...)	FIELD(f), .set = set_choice, .print = print_choice, \
+			.choices = (const char *const[]){ __VA_ARGS__, NULL }
+#define STR(f, fn)	FIELD(f), .set = fn, .print = print_str
+#define LIST(fn, pr)	.shape = SH_LIST, .set = fn, .print = pr
 
 #define ADDR_WHAT "an IPv4 or IPv6 address"
 
-static const struct key sync_keys[] = {
-	{ .name = "transport", .id = K_TRANSPORT, .set = set_transport,
-	  .what = "udp or multicast" },
-	{ .name = "local", .id = K_LOCAL, .set = set_local, .what = ADDR_WHAT },
-	{ .name = "peers", .id = K_PEERS, .shape = SH_LIST, .set = set_peer,
-	  .what = "a list of addresses",
-	  .item = "an address (IPv4 or IPv6, optionally as v4addr:port or [v6addr]:port)" },
-	{ .name = "group", .id = K_GROUP, .set = set_group, .nullable = true,
-	  .what = "an IPv4 or IPv6 multicast address" },
-	{ .name = "interface", .id = K_INTERFACE, .set = set_interface, .nullable = true,
-	  .what = "an interface name (1-15 printable characters, no '/', ':' or spaces)" },
-	INT("port", K_PORT, sync.port, 1, 65535),
-	INT("mtu", K_MTU, sync.mtu, 576, 65535),
-	INT("heartbeat_ms", K_HEARTBEAT, sync.heartbeat_ms, 10, 60000),
-	INT("ack_ms", K_ACK, sync.ack_ms, 1, 1000),
-	INT("peer_timeout_ms", K_PEER_TIMEOUT, sync.peer_timeout_ms, 20, 600000),
-	INT("window", K_WINDOW, sync.window, 1, 1048576),
-	SIZE("sndbuf", K_SNDBUF, sync.sndbuf, BUF_MIN, BUF_MAX),
-	SIZE("rcvbuf", K_RCVBUF, sync.rcvbuf, BUF_MIN, BUF_MAX),
-	{ .name = "key_file", .id = K_KEY_FILE, .set = set_key_file, .nullable = true,
-	  .what = "an absolute path (printable ASCII, at most 255 bytes)" },
-	BOOL("encrypt", K_ENCRYPT, sync.encrypt),
-};
+static const struct key keys[K__COUNT] = {
+	[K_NODE_ID] = { TOP("node_id"), INT(node_id, 1, UINT32_MAX, 0),
+		.optional = true, .none = "derived at start-up" },
+	[K_USER] = { TOP("user"), STR(user, set_user), AT(user), .nullable = true,
+		.what = "a user name (printable ASCII without spaces, ':' or '/', "
+			"at most 31 bytes)" },
+	[K_RT_PRIORITY] = { TOP("rt_priority"), INT(rt_priority, 0, 99, 0) },
 
-static const struct key kernel_keys[] = {
-	SIZE("event_buffer", K_EVENT_BUFFER, kernel.event_buffer, BUF_MIN, BUF_MAX),
-	INT("commit_batch", K_COMMIT_BATCH, kernel.commit_batch, 1, 4096),
-	INT("collect_us", K_COLLECT, kernel.collect_us, 0, 10000),
-};
+	[K_SYNC] = { TOP("sync"), SECTION },
+	[K_TRANSPORT] = { IN("sync", "transport"),
+		CHOICE(sync.transport, "udp", "multicast") },
+	[K_LOCAL] = { IN("sync", "local"), FIELD(sync.local), AT(local),
+		.set = set_local, .print = print_addr, .what = ADDR_WHAT },
+	[K_PEERS] = { IN("sync", "peers"), LIST(set_peer, print_peers),
+		.what = "a list of addresses",
+		.item = "an address (IPv4 or IPv6, optionally as v4addr:port or "
+			"[v6addr]:port)" },
+	[K_GROUP] = { IN("sync", "group"), FIELD(sync.group),
+		.set = set_group, .print = print_addr, .nullable = true,
+		.what = "an IPv4 or IPv6 multicast address" },
+	[K_INTERFACE] = { IN("sync", "interface"), STR(sync.interface, set_interface),
+		AT(interface), .optional = true, .nullable = true,
+		.what = "an interface name (1-15 printable characters, no '/', ':' "
+			"or spaces)" },
+	[K_PORT] = { IN("sync", "port"), INT(sync.port, 1, 65535, 3780) },
+	[K_MTU] = { IN("sync", "mtu"), INT(sync.mtu, 576, 65535, 1500) },
+	[K_HEARTBEAT] = { IN("sync", "heartbeat_ms"),
+		INT(sync.heartbeat_ms, 10, 60000, 250) },
+	[K_ACK] = { IN("sync", "ack_ms"), INT(sync.ack_ms, 1, 1000, 10) },
+	[K_PEER_TIMEOUT] = { IN("sync", "peer_timeout_ms"),
+		INT(sync.peer_timeout_ms, 20, 600000, 3000) },
+	[K_WINDOW] = { IN("sync", "window"), INT(sync.window, 1, 1048576, 4096) },
+	[K_SNDBUF] = { IN("sync", "sndbuf"), SIZE(sync.sndbuf, BUF_MIN, BUF_MAX, 8 * MIB) },
+	[K_RCVBUF] = { IN("sync", "rcvbuf"), SIZE(sync.rcvbuf, BUF_MIN, BUF_MAX, 8 * MIB) },
+	[K_KEY_FILE] = { IN("sync", "key_file"), STR(sync.key_file, set_key_file),
+		.optional = true, .nullable = true,
+		.what = "an absolute path (printable ASCII, at most 255 bytes)" },
+	[K_ENCRYPT] = { IN("sync", "encrypt"), BOOL(sync.encrypt, false) },
 
-static const struct key filter_keys[] = {
-	{ .name = "protocols", .id = K_PROTOCOLS, .shape = SH_LIST, .set = set_protocol,
-	  .what = "a list of protocols",
-	  .item = "tcp, udp, icmp, icmpv6, sctp, dccp, gre, udplite or a number 0-255" },
-	{ .name = "tcp_states", .id = K_TCP_STATES, .shape = SH_LIST, .set = set_tcp_state,
-	  .what = "a list of TCP states",
-	  .item = "one of: NONE, SYN_SENT, SYN_RECV, ESTABLISHED, FIN_WAIT, "
-		  "CLOSE_WAIT, LAST_ACK, TIME_WAIT, CLOSE, SYN_SENT2" },
-	{ .name = "ignore", .id = K_IGNORE, .shape = SH_LIST, .set = set_ignore,
-	  .what = "a list of prefixes",
-	  .item = "a prefix (address/length, e.g. 192.0.2.0/24 or 2001:db8::/32)" },
-	BOOL("ignore_local", K_IGNORE_LOCAL, filter.ignore_local),
-};
+	[K_KERNEL] = { TOP("kernel"), SECTION },
+	[K_EVENT_BUFFER] = { IN("kernel", "event_buffer"),
+		SIZE(kernel.event_buffer, BUF_MIN, BUF_MAX, 64 * MIB) },
+	[K_COMMIT_BATCH] = { IN("kernel", "commit_batch"),
+		INT(kernel.commit_batch, 1, 4096, 256) },
+	[K_COLLECT] = { IN("kernel", "collect_us"),
+		INT(kernel.collect_us, 0, 10000, 1000) },
 
-static const struct key cache_keys[] = {
-	INT("max_entries", K_MAX_ENTRIES, cache.max_entries, 0, UINT32_MAX),
-};
+	[K_FILTER] = { TOP("filter"), SECTION },
+	[K_PROTOCOLS] = { IN("filter", "protocols"),
+		LIST(set_protocol, print_protocols), .none = "all",
+		.what = "a list of protocols",
+		.item = "tcp, udp, icmp, icmpv6, sctp, dccp, gre, udplite or a "
+			"number 0-255" },
+	[K_TCP_STATES] = { IN("filter", "tcp_states"),
+		LIST(set_tcp_state, print_tcp_states), .none = "all",
+		.what = "a list of TCP states",
+		.item = "one of: NONE, SYN_SENT, SYN_RECV, ESTABLISHED, FIN_WAIT, "
+			"CLOSE_WAIT, LAST_ACK, TIME_WAIT, CLOSE, SYN_SENT2" },
+	[K_IGNORE] = { IN("filter", "ignore"), LIST(set_ignore, print_ignore),
+		.what = "a list of prefixes",
+		.item = "a prefix (address/length, e.g. 192.0.2.0/24 or 2001:db8::/32)" },
+	[K_IGNORE_LOCAL] = { IN("filter", "ignore_local"),
+		BOOL(filter.ignore_local, true) },
 
-static const struct key control_keys[] = {
-	{ .name = "socket", .id = K_SOCKET, .set = set_socket,
-	  .what = "an absolute path (printable ASCII, at most 107 bytes)" },
-	{ .name = "group", .id = K_CTL_GROUP, .set = set_ctl_group, .nullable = true,
-	  .what = "a group name (printable ASCII without spaces or ':', at most 31 bytes)" },
-	{ .name = "mode", .id = K_MODE, .set = set_mode,
-	  .what = "an octal file mode 0000-0777 (e.g. 0660)" },
-};
+	[K_CACHE] = { TOP("cache"), SECTION },
+	[K_MAX_ENTRIES] = { IN("cache", "max_entries"),
+		INT(cache.max_entries, 0, UINT32_MAX, 0) },
 
-static const struct key log_keys[] = {
-	{ .name = "level", .id = K_LEVEL, .set = set_level, .what = "info or debug" },
-	BOOL("syslog", K_SYSLOG, log.syslog),
-};
+	[K_CONTROL] = { TOP("control"), SECTION },
+	[K_SOCKET] = { IN("control", "socket"), STR(control.socket, set_socket),
+		AT(socket), .defstr = CTL_DEFAULT_SOCKET,
+		.what = "an absolute path (printable ASCII, at most 107 bytes)" },
+	[K_CTL_GROUP] = { IN("control", "group"), STR(control.group, set_ctl_group),
+		AT(ctl_group), .nullable = true,
+		.what = "a group name (printable ASCII without spaces or ':', at "
+			"most 31 bytes)" },
+	[K_MODE] = { IN("control", "mode"), FIELD(control.mode),
+		.set = set_mode, .print = print_mode, .def = 0660,
+		.what = "an octal file mode 0000-0777 (e.g. 0660)" },
 
-static const struct key failover_keys[] = {
-	{ .name = "announce", .id = K_ANNOUNCE, .shape = SH_LIST, .set = set_announce,
-	  .what = "a list of \"interface address\" items",
-	  .item = "\"interface address\" (e.g. \"eth0 198.51.100.1\")" },
-	INT("announce_count", K_ANNOUNCE_COUNT, failover.count, 0, 100),
-	INT("announce_interval_ms", K_ANNOUNCE_INTERVAL, failover.interval_ms, 1, 10000),
-	{ .name = "standby", .id = K_STANDBY, .set = set_standby, .what = "hot or cold" },
-};
+	[K_LOG] = { TOP("log"), SECTION },
+	[K_LEVEL] = { IN("log", "level"), CHOICE(log.verbose, "info", "debug") },
+	[K_SYSLOG] = { IN("log", "syslog"), BOOL(log.syslog, false) },
 
-#define SECTION(n, keys) { n, keys, NKEYS(keys) }
-static const struct section sync_sec = SECTION("sync", sync_keys);
-static const struct section kernel_sec = SECTION("kernel", kernel_keys);
-static const struct section filter_sec = SECTION("filter", filter_keys);
-static const struct section cache_sec = SECTION("cache", cache_keys);
-static const struct section control_sec = SECTION("control", control_keys);
-static const struct section log_sec = SECTION("log", log_keys);
-static const struct section failover_sec = SECTION("failover", failover_keys);
-
-#define SUB(n, i, s) { .name = n, .id = i, .shape = SH_SECTION, .sub = &s, \
-		       .what = "a mapping of keys" }
-static const struct key top_keys[] = {
-	INT("node_id", K_NODE_ID, node_id, 1, UINT32_MAX),
-	{ .name = "user", .id = K_USER, .set = set_user, .nullable = true,
-	  .what = "a user name (printable ASCII without spaces, ':' or '/', at most 31 bytes)" },
-	INT("rt_priority", K_RT_PRIORITY, rt_priority, 0, 99),
-	SUB("sync", K_SYNC, sync_sec),
-	SUB("kernel", K_KERNEL, kernel_sec),
-	SUB("filter", K_FILTER, filter_sec),
-	SUB("cache", K_CACHE, cache_sec),
-	SUB("control", K_CONTROL, control_sec),
-	SUB("log", K_LOG, log_sec),
-	SUB("failover", K_FAILOVER, failover_sec),
+	[K_FAILOVER] = { TOP("failover"), SECTION },
+	[K_ANNOUNCE] = { IN("failover", "announce"), LIST(set_announce, print_announce),
+		.what = "a list of \"interface address\" items",
+		.item = "\"interface address\" (e.g. \"eth0 198.51.100.1\")" },
+	[K_ANNOUNCE_COUNT] = { IN("failover", "announce_count"),
+		INT(failover.count, 0, 100, 3) },
+	[K_ANNOUNCE_INTERVAL] = { IN("failover", "announce_interval_ms"),
+		INT(failover.interval_ms, 1, 10000, 100) },
+	[K_STANDBY] = { IN("failover", "standby"),
+		CHOICE(failover.standby, "hot", "cold") },
 };
-static const struct section top_sec = SECTION(NULL, top_keys);
 
 /* ---- the walk ----------------------------------------------------------- */
 
@@ -1072,7 +1326,7 @@ static void wrong_type(struct pctx *x, const struct key *k, const char *what)
 
 	perr(x, mark_of(x->ev.start_mark), "%s: expected %s, not %s", k->name,
 	     what, kind(&x->ev, &q));
-	x->bad[k->id] = true;
+	x->bad[kid(k)] = true;
 }
 
 /* One scalar (or list item) for k. */
@@ -1084,16 +1338,16 @@ static void one(struct pctx *x, const struct key *k, const struct scalar *v)
 
 	if (strlen(v->s) != v->len) {
 		perr(x, v->m, "%s %s contains a NUL character", k->name, quote(&q, v));
-		x->bad[k->id] = true;
+		x->bad[kid(k)] = true;
 	} else if (v->null && !k->nullable) {
 		perr(x, v->m, "%s has no value (expected %s)", k->name, what);
-		x->bad[k->id] = true;
+		x->bad[kid(k)] = true;
 	} else {
 		k->set(x, k, v);
 	}
 }
 
-static void section(struct pctx *x, const struct section *sec);
+static void section(struct pctx *x, const struct key *sec);
 
 /* The value of key k, whose first event is current. */
 static void value(struct pctx *x, const struct key *k)
@@ -1101,11 +1355,11 @@ static void value(struct pctx *x, const struct key *k)
 	struct scalar v;
 	char buf[128];
 
-	x->val_at[k->id] = mark_of(x->ev.start_mark);
+	x->val_at[kid(k)] = mark_of(x->ev.start_mark);
 	switch (k->shape) {
 	case SH_SECTION:
 		if (x->ev.type == YAML_MAPPING_START_EVENT) {
-			section(x, k->sub);
+			section(x, k);
 			return;
 		}
 		if (x->ev.type == YAML_SCALAR_EVENT) {
@@ -1153,16 +1407,24 @@ static void value(struct pctx *x, const struct key *k)
 	}
 }
 
-static const struct key *lookup(const struct section *sec, const char *s, size_t len)
+/* Whether k is a key of section sec (NULL: the top level). */
+static bool in_section(const struct key *k, const struct key *sec)
 {
-	for (size_t i = 0; i < sec->nkeys; i++)
-		if (strlen(sec->keys[i].name) == len &&
-		    memcmp(sec->keys[i].name, s, len) == 0)
-			return &sec->keys[i];
+	if (!sec)
+		return !k->in;
+	return k->in && strcmp(k->in, sec->name) == 0;
+}
+
+static const struct key *lookup(const struct key *sec, const char *s, size_t len)
+{
+	for (const struct key *k = keys; k < keys + K__COUNT; k++)
+		if (in_section(k, sec) && strlen(k->name) == len &&
+		    memcmp(k->name, s, len) == 0)
+			return k;
 	return NULL;
 }
 
-static void unknown_key(struct pctx *x, const struct section *sec,
+static void unknown_key(struct pctx *x, const struct key *sec,
 			const struct scalar *v)
 {
 	char list[256];
@@ -1170,23 +1432,25 @@ static void unknown_key(struct pctx *x, const struct section *sec,
 	struct qbuf q;
 
 	list[0] = '\0';
-	for (size_t i = 0; i < sec->nkeys; i++)
-		o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s",
-				      i ? ", " : "", sec->keys[i].name);
-	if (sec->name)
+	for (const struct key *k = keys; k < keys + K__COUNT; k++)
+		if (in_section(k, sec) && o < sizeof(list))
+			o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s",
+					      o ? ", " : "", k->name);
+	if (sec)
 		perr(x, v->m, "unknown key %s in \"%s\" (expected one of: %s)",
 		     quote(&q, v), sec->name, list);
 	else
 		perr(x, v->m, "unknown key %s (expected one of: %s)", quote(&q, v), list);
 }
 
-/* A mapping of keys from sec; its MAPPING_START is current. */
-static void section(struct pctx *x, const struct section *sec)
+/* A mapping of the keys of section sec (NULL: the top level); its
+ * MAPPING_START is current. */
+static void section(struct pctx *x, const struct key *sec)
 {
 	char in[32] = "";
 	struct qbuf q;
 
-	if (sec->name)
+	if (sec)
 		snprintf(in, sizeof(in), " in \"%s\"", sec->name);
 	x->depth++;
 	while (next(x) && x->ev.type != YAML_MAPPING_END_EVENT) {
@@ -1205,13 +1469,13 @@ static void section(struct pctx *x, const struct section *sec)
 		k = lookup(sec, v.s, v.len);
 		if (!k) {
 			unknown_key(x, sec, &v);
-		} else if (x->key_at[k->id].line) {
+		} else if (x->key_at[kid(k)].line) {
 			perr(x, v.m, "duplicate key %s%s (first at %lu:%lu)",
-			     quote(&q, &v), in, x->key_at[k->id].line,
-			     x->key_at[k->id].col);
+			     quote(&q, &v), in, x->key_at[kid(k)].line,
+			     x->key_at[kid(k)].col);
 			k = NULL;
 		} else {
-			x->key_at[k->id] = v.m;
+			x->key_at[kid(k)] = v.m;
 		}
 		if (!next(x))
 			break;
@@ -1235,7 +1499,7 @@ static void stream(struct pctx *x)
 	if (!next(x))
 		return;
 	if (x->ev.type == YAML_MAPPING_START_EVENT) {
-		section(x, &top_sec);
+		section(x, NULL);
 	} else {
 		if (x->ev.type == YAML_SCALAR_EVENT)
 			scalar_of(x, &v);
@@ -1373,25 +1637,12 @@ static void check_sync(struct pctx *x)
 void config_defaults(struct config *c)
 {
 	memset(c, 0, sizeof(*c));
-	c->sync.transport = TRANSPORT_UDP;
-	c->sync.port = 3780;
-	c->sync.mtu = 1500;
-	c->sync.heartbeat_ms = 250;
-	c->sync.ack_ms = 10;
-	c->sync.peer_timeout_ms = 3000;
-	c->sync.window = 4096;
-	c->sync.sndbuf = 8 * MIB;
-	c->sync.rcvbuf = 8 * MIB;
-	c->kernel.event_buffer = 64 * MIB;
-	c->kernel.commit_batch = 256;
-	c->kernel.collect_us = 1000;
-	c->rt_priority = 0;
-	c->filter.ignore_local = true;
-	snprintf(c->control.socket, sizeof(c->control.socket), "%s",
-		 "/run/ctsyncd/ctsyncd.sock");
-	c->control.mode = 0660;
-	c->failover.count = 3;
-	c->failover.interval_ms = 100;
+	for (const struct key *k = keys; k < keys + K__COUNT; k++) {
+		if (k->defstr)
+			snprintf((char *)c + k->off, k->width, "%s", k->defstr);
+		else if (k->def)
+			put_uint((char *)c + k->off, k->width, k->def);
+	}
 }
 
 static struct config_mark cmark(struct mark m)
@@ -1437,212 +1688,85 @@ int config_parse(struct config *c, const char *name, const char *buf,
 	yaml_parser_delete(&x->p);
 	if (!x->fatal && !x->nocheck)
 		check_sync(x);
-	c->at.local = cmark(x->val_at[K_LOCAL]);
-	c->at.interface = cmark(x->val_at[K_INTERFACE]);
-	c->at.user = cmark(x->val_at[K_USER]);
-	c->at.socket = cmark(x->val_at[K_SOCKET]);
-	c->at.ctl_group = cmark(x->val_at[K_CTL_GROUP]);
+	for (const struct key *k = keys; k < keys + K__COUNT; k++)
+		if (k->at)
+			*(struct config_mark *)((char *)c + k->at) = cmark(x->val_at[kid(k)]);
 	nerr = x->nerr;
 	free(x);
 	return nerr;
 }
 
-/* ---- printing ----------------------------------------------------------- */
-
-/* Values are printable ASCII (set_socket etc. make sure), so escaping
- * '"' and '\' is enough for the output to parse back to the same. */
-static void print_str(FILE *out, const char *key, const char *s)
+const char *config_key(size_t i)
 {
-	fprintf(out, "  %s: \"", key);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fputc('\\', out);
-		fputc(*s, out);
-	}
-	fputs("\"\n", out);
+	return i < K__COUNT ? keys[i].path : NULL;
 }
 
-static void print_peer(FILE *out, const struct sockaddr_storage *ss, uint16_t port)
-{
-	char a[INET6_ADDRSTRLEN];
+/* ---- printing ----------------------------------------------------------- */
 
-	addr_str(ss, a, sizeof(a));
-	/* "2001:db8::2:3781" bare would be refused as ambiguous. */
-	if (addr_port(ss) == port && ss->ss_family == AF_INET6 && v6_port_ambiguous(a))
-		fprintf(out, "\"[%s]\"", a);
-	else if (addr_port(ss) == port)
-		fprintf(out, "\"%s\"", a);
-	else if (ss->ss_family == AF_INET6)
-		fprintf(out, "\"[%s]:%u\"", a, addr_port(ss));
-	else
-		fprintf(out, "%s:%u", a, addr_port(ss));
+/* k's value, which it has, as config_print writes it. */
+static void put_value(FILE *out, const struct config *c, const struct key *k)
+{
+	if (k->shape == SH_LIST)
+		fputc('[', out);
+	k->print(out, c, k);
+	if (k->shape == SH_LIST)
+		fputc(']', out);
+}
+
+/* One line for k (two spaces in for a section's keys); nothing for a
+ * key without a value unless k->none says what that means. */
+static void print_key(FILE *out, const struct config *c, const struct key *k)
+{
+	const char *indent = k->in ? "  " : "";
+
+	if (k->shape == SH_SECTION) {
+		fprintf(out, "%s:\n", k->name);
+	} else if (k->print(NULL, c, k)) {
+		fprintf(out, "%s%s: ", indent, k->name);
+		put_value(out, c, k);
+		fputc('\n', out);
+	} else if (k->shape == SH_LIST) {
+		fprintf(out, "%s%s: []%s%s\n", indent, k->name,
+			k->none ? "   # " : "", k->none ? k->none : "");
+	} else if (k->none) {
+		fprintf(out, "%s# %s: %s\n", indent, k->name, k->none);
+	}
 }
 
 void config_print(const struct config *c, FILE *out)
 {
-	char a[INET6_ADDRSTRLEN], s1[32], s2[32];
-	const char *sep = "";
-
 	fprintf(out, "# effective configuration of %s\n", c->path);
-	if (c->node_id)
-		fprintf(out, "node_id: %" PRIu32 "\n", c->node_id);
-	else
-		fprintf(out, "# node_id: derived at start-up\n");
-	fprintf(out, "user: \"%s\"\nrt_priority: %" PRIu32 "\n", c->user,
-		c->rt_priority);
-
-	fprintf(out, "sync:\n  transport: %s\n",
-		c->sync.transport == TRANSPORT_MULTICAST ? "multicast" : "udp");
-	if (c->sync.local.ss_family)
-		fprintf(out, "  local: \"%s\"\n", addr_str(&c->sync.local, a, sizeof(a)));
-	fprintf(out, "  peers: [");
-	for (size_t i = 0; i < c->sync.npeers && i < CTSYNC_MAX_PEERS; i++) {
-		fputs(i ? ", " : "", out);
-		print_peer(out, &c->sync.peers[i], c->sync.port);
-	}
-	fprintf(out, "]\n");
-	if (c->sync.group.ss_family)
-		fprintf(out, "  group: \"%s\"\n", addr_str(&c->sync.group, a, sizeof(a)));
-	if (c->sync.interface[0])
-		print_str(out, "interface", c->sync.interface);
-	fprintf(out, "  port: %u\n  mtu: %" PRIu32 "\n  heartbeat_ms: %" PRIu32
-		"\n  ack_ms: %" PRIu32 "\n  peer_timeout_ms: %" PRIu32
-		"\n  window: %" PRIu32 "\n  sndbuf: %s\n  rcvbuf: %s\n",
-		c->sync.port, c->sync.mtu, c->sync.heartbeat_ms, c->sync.ack_ms,
-		c->sync.peer_timeout_ms, c->sync.window,
-		fmt_size(s1, sizeof(s1), c->sync.sndbuf),
-		fmt_size(s2, sizeof(s2), c->sync.rcvbuf));
-	if (c->sync.key_file[0])
-		print_str(out, "key_file", c->sync.key_file);
-	fprintf(out, "  encrypt: %s\n", c->sync.encrypt ? "true" : "false");
-
-	fprintf(out, "kernel:\n  event_buffer: %s\n  commit_batch: %" PRIu32 "\n"
-		"  collect_us: %" PRIu32 "\n",
-		fmt_size(s1, sizeof(s1), c->kernel.event_buffer), c->kernel.commit_batch,
-		c->kernel.collect_us);
-
-	fprintf(out, "filter:\n  protocols: [");
-	for (unsigned p = 0; p < 256; p++) {
-		const char *name = NULL;
-
-		if (!(c->filter.protocols[p / 64] >> (p % 64) & 1))
-			continue;
-		for (size_t i = 0; i < sizeof(proto_names) / sizeof(proto_names[0]); i++)
-			if (proto_names[i].proto == p)
-				name = proto_names[i].name;
-		if (name)
-			fprintf(out, "%s%s", sep, name);
-		else
-			fprintf(out, "%s%u", sep, p);
-		sep = ", ";
-	}
-	fprintf(out, "]%s\n  tcp_states: [",
-		sep[0] ? "" : "   # all");
-	sep = "";
-	for (size_t i = 0; i < NTCP_STATES; i++) {
-		if (c->filter.tcp_states >> i & 1) {
-			fprintf(out, "%s%s", sep, tcp_state_names[i]);
-			sep = ", ";
-		}
-	}
-	fprintf(out, "]%s\n  ignore: [", sep[0] ? "" : "   # all");
-	for (size_t i = 0; i < c->filter.nignore && i < CONFIG_MAX_PREFIXES; i++) {
-		const struct prefix *p = &c->filter.ignore[i];
-
-		if (!inet_ntop(p->family, p->addr.b, a, sizeof(a)))
-			snprintf(a, sizeof(a), "?");
-		fprintf(out, "%s\"%s/%u\"", i ? ", " : "", a, p->len);
-	}
-	fprintf(out, "]\n  ignore_local: %s\n",
-		c->filter.ignore_local ? "true" : "false");
-
-	fprintf(out, "cache:\n  max_entries: %" PRIu32 "\n", c->cache.max_entries);
-
-	fprintf(out, "control:\n");
-	print_str(out, "socket", c->control.socket);
-	print_str(out, "group", c->control.group);
-	fprintf(out, "  mode: 0%03" PRIo32 "\n", c->control.mode);
-
-	fprintf(out, "log:\n  level: %s\n  syslog: %s\n",
-		c->log.verbose ? "debug" : "info", c->log.syslog ? "true" : "false");
-
-	fprintf(out, "failover:\n  announce: [");
-	for (size_t i = 0; i < c->failover.nannounce; i++) {
-		const struct announce *an = &c->failover.announce[i];
-		char addr[INET6_ADDRSTRLEN];
-
-		inet_ntop(an->family, &an->addr, addr, sizeof(addr));
-		fprintf(out, "%s\"%s %s\"", i ? ", " : "", an->ifname, addr);
-	}
-	fprintf(out, "]\n  announce_count: %" PRIu32 "\n  announce_interval_ms: %" PRIu32 "\n",
-		c->failover.count, c->failover.interval_ms);
-	fprintf(out, "  standby: %s\n", c->failover.standby == STANDBY_HOT ? "hot" : "cold");
+	for (const struct key *k = keys; k < keys + K__COUNT; k++)
+		print_key(out, c, k);
 }
 
 /* ---- comparing ---------------------------------------------------------- */
 
-#define DIFF_MAX_KEYS	64
-
-struct flat {
-	char *text;			/* config_print output, cut into lines */
-	size_t n;
-	struct { char key[32]; const char *val; } kv[DIFF_MAX_KEYS];
-};
-
 /*
- * c as config_print writes it, one "section.key" and value per entry:
- * comparing the printed values covers every key config_print knows,
- * written the way the operator reads them.
+ * k's value in c as config_print writes it, in *text (the caller frees),
+ * "[]" for an empty list, NULL for a key without a value.  0, or -1 when
+ * out of memory.
  */
-static int flatten(const struct config *c, struct flat *f)
+static int value_text(const struct config *c, const struct key *k, char **text)
 {
 	size_t len;
-	FILE *out = open_memstream(&f->text, &len);
-	char section[16] = "", *line, *save = NULL;
+	FILE *f;
 
-	f->n = 0;
-	if (!out)
+	*text = NULL;
+	if (!k->print(NULL, c, k)) {
+		if (k->shape == SH_LIST && !(*text = strdup("[]")))
+			return -1;
+		return 0;
+	}
+	if (!(f = open_memstream(text, &len)))
 		return -1;
-	config_print(c, out);
-	if (fclose(out) != 0)
+	put_value(f, c, k);
+	if (fclose(f) != 0) {
+		free(*text);
+		*text = NULL;
 		return -1;
-	for (line = strtok_r(f->text, "\n", &save); line;
-	     line = strtok_r(NULL, "\n", &save)) {
-		bool indented = line[0] == ' ';
-		char *name = line + (indented ? 2 : 0);
-		char *colon = strchr(name, ':');
-		char *val, *cmt;
-
-		if (name[0] == '#' || !colon)
-			continue;
-		*colon = '\0';
-		val = colon + 1;
-		while (*val == ' ')
-			val++;
-		if (!indented && !*val) {		/* "sync:" */
-			snprintf(section, sizeof(section), "%s", name);
-			continue;
-		}
-		if (!indented)
-			section[0] = '\0';
-		/* config_print's only comment after a value: "[]   # all" */
-		if ((cmt = strstr(val, "   # all")) && cmt[8] == '\0')
-			*cmt = '\0';
-		if (f->n == DIFF_MAX_KEYS)
-			break;
-		snprintf(f->kv[f->n].key, sizeof(f->kv[f->n].key), "%s%s%s",
-			 section, section[0] ? "." : "", name);
-		f->kv[f->n++].val = val;
 	}
 	return 0;
-}
-
-static const char *flat_get(const struct flat *f, const char *key)
-{
-	for (size_t i = 0; i < f->n; i++)
-		if (strcmp(f->kv[i].key, key) == 0)
-			return f->kv[i].val;
-	return NULL;
 }
 
 static void cut(char *dst, size_t size, const char *s)
@@ -1666,30 +1790,29 @@ static int change(struct config_change *out, size_t max, int n, const char *key,
 	return n + 1;
 }
 
+/* The keys a has a value for in table order, then those only b has. */
 int config_diff(const struct config *a, const struct config *b,
 		struct config_change *out, size_t max)
 {
-	struct flat *fa = calloc(1, sizeof(*fa)), *fb = calloc(1, sizeof(*fb));
+	char *from[K__COUNT] = { 0 }, *to[K__COUNT] = { 0 };
 	int n = -1;
 
-	if (!fa || !fb || flatten(a, fa) < 0 || flatten(b, fb) < 0)
-		goto out;
+	for (size_t i = 0; i < K__COUNT; i++)
+		if (keys[i].shape != SH_SECTION &&
+		    (value_text(a, &keys[i], &from[i]) < 0 ||
+		     value_text(b, &keys[i], &to[i]) < 0))
+			goto out;
 	n = 0;
-	for (size_t i = 0; i < fa->n; i++) {
-		const char *to = flat_get(fb, fa->kv[i].key);
-
-		if (!to || strcmp(fa->kv[i].val, to) != 0)
-			n = change(out, max, n, fa->kv[i].key, fa->kv[i].val, to);
-	}
-	for (size_t i = 0; i < fb->n; i++)
-		if (!flat_get(fa, fb->kv[i].key))
-			n = change(out, max, n, fb->kv[i].key, NULL, fb->kv[i].val);
+	for (size_t i = 0; i < K__COUNT; i++)
+		if (from[i] && (!to[i] || strcmp(from[i], to[i]) != 0))
+			n = change(out, max, n, keys[i].path, from[i], to[i]);
+	for (size_t i = 0; i < K__COUNT; i++)
+		if (!from[i] && to[i])
+			n = change(out, max, n, keys[i].path, NULL, to[i]);
 out:
-	if (fa)
-		free(fa->text);
-	if (fb)
-		free(fb->text);
-	free(fa);
-	free(fb);
+	for (size_t i = 0; i < K__COUNT; i++) {
+		free(from[i]);
+		free(to[i]);
+	}
 	return n;
 }

@@ -113,6 +113,13 @@ void config_defaults(struct config *c);
 int config_parse(struct config *c, const char *name, const char *buf,
 		 size_t len, FILE *err);
 
+/*
+ * The keys of ctsyncd.yaml in config_print order, one per i from 0:
+ * "node_id", ..., "sync", "sync.transport", ... (a section is a key too);
+ * NULL past the last.
+ */
+const char *config_key(size_t i);
+
 /* Print the effective configuration as YAML (ctsyncd -n -v). */
 void config_print(const struct config *c, FILE *out);
 

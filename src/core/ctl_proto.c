@@ -210,24 +210,63 @@ long ctl_frame_get(const uint8_t *p, size_t len, struct ctl_frame *f)
 	return (long)flen;
 }
 
+/*
+ * The requests, one row each, in CTL_REQ_* order: the daemon checks a
+ * request's body against its row and parks those that change state while
+ * a commit runs; ctctl makes its commands and --help from the rows.
+ */
+static const struct ctl_req_info reqs[] = {
+	{ CTL_REQ_STATUS, "status", CTL_ARG_NONE, CTL_REPLY_KV, false,
+	  "Show daemon, cache and peer state" },
+	{ CTL_REQ_STATS, "stats", CTL_ARG_NONE, CTL_REPLY_KV, false,
+	  "Show counters: per peer, caches, kernel events" },
+	{ CTL_REQ_DUMP, "dump", CTL_ARG_CACHE, CTL_REPLY_FLOWS, false,
+	  "List cached flows" },
+	{ CTL_REQ_COMMIT, "commit", CTL_ARG_NONE, CTL_REPLY_KV, true,
+	  "Commit the external cache into the kernel" },
+	{ CTL_REQ_FLUSH, "flush", CTL_ARG_CACHE, CTL_REPLY_NONE, true,
+	  "Empty a cache (internal is rebuilt from the kernel)" },
+	{ CTL_REQ_RESYNC, "resync", CTL_ARG_NONE, CTL_REPLY_NONE, true,
+	  "Ask peers to send their tables" },
+	{ CTL_REQ_BULK, "bulk", CTL_ARG_NONE, CTL_REPLY_NONE, true,
+	  "Send our table to the peers" },
+	{ CTL_REQ_MASTER, "master", CTL_ARG_NONE, CTL_REPLY_KV, true,
+	  "Became master: commit, announce addresses, resync with peers" },
+	{ CTL_REQ_BACKUP, "backup", CTL_ARG_NONE, CTL_REPLY_NONE, true,
+	  "Became backup: ask peers for their tables" },
+	{ CTL_REQ_READY, "ready", CTL_ARG_NONE, CTL_REPLY_NONE, false,
+	  "Exit 0 when every live peer's table is held (for keepalived)" },
+};
+
+#define NREQS	(sizeof(reqs) / sizeof(reqs[0]))
+
+const struct ctl_req_info *ctl_req_at(size_t i)
+{
+	return i < NREQS ? &reqs[i] : NULL;
+}
+
+const struct ctl_req_info *ctl_req_info(uint16_t type)
+{
+	for (size_t i = 0; i < NREQS; i++)
+		if (reqs[i].type == type)
+			return &reqs[i];
+	return NULL;
+}
+
 int ctl_req_body_len(uint16_t type)
 {
-	switch (type) {
-	case CTL_REQ_DUMP:
-	case CTL_REQ_FLUSH:
-		return 1;	/* u8 CTL_CACHE_* */
-	case CTL_REQ_STATUS:
-	case CTL_REQ_STATS:
-	case CTL_REQ_COMMIT:
-	case CTL_REQ_RESYNC:
-	case CTL_REQ_BULK:
-	case CTL_REQ_MASTER:
-	case CTL_REQ_BACKUP:
-	case CTL_REQ_READY:
-		return 0;
-	default:
+	const struct ctl_req_info *r = ctl_req_info(type);
+
+	if (!r)
 		return -1;
-	}
+	return r->arg == CTL_ARG_CACHE ? 1 : 0;
+}
+
+bool ctl_req_changes_state(uint16_t type)
+{
+	const struct ctl_req_info *r = ctl_req_info(type);
+
+	return r && r->changes_state;
 }
 
 /* Copy n bytes of name into a NUL-terminated buffer of cap bytes. */

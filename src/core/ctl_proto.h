@@ -4,6 +4,7 @@
 #ifndef CTSYNC_CTL_PROTO_H
 #define CTSYNC_CTL_PROTO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,12 +47,45 @@ struct ctl_frame {
  */
 long ctl_frame_get(const uint8_t *p, size_t len, struct ctl_frame *f);
 
+/* What a request carries in its body. */
+enum ctl_arg {
+	CTL_ARG_NONE,		/* nothing */
+	CTL_ARG_CACHE,		/* u8 CTL_CACHE_* */
+};
+
+/* What the daemon answers a request with, before its DONE. */
+enum ctl_reply {
+	CTL_REPLY_NONE,		/* nothing: the DONE (and its message) says it */
+	CTL_REPLY_KV,		/* CTL_REP_KV items */
+	CTL_REPLY_FLOWS,	/* CTL_REP_FLOW items */
+};
+
+/* One request of ctsync/ctl.h: what both ends need to know about it. */
+struct ctl_req_info {
+	uint16_t type;		/* CTL_REQ_* */
+	const char *name;	/* ctctl's command for it */
+	enum ctl_arg arg;	/* gives the body length (ctl_req_body_len) */
+	enum ctl_reply reply;
+	bool changes_state;	/* waits while a commit runs (ctsync/ctl.h) */
+	const char *help;	/* one line, for ctctl --help */
+};
+
+/* The request of this type, or NULL if this version does not know it. */
+const struct ctl_req_info *ctl_req_info(uint16_t type);
+
+/* The requests by index from 0, in CTL_REQ_* order; NULL past the last. */
+const struct ctl_req_info *ctl_req_at(size_t i);
+
 /*
  * The body length a request of this type takes (ctsync/ctl.h): 0, or 1
  * for CTL_REQ_DUMP and CTL_REQ_FLUSH.  -1 if type is not a request this
  * version knows (the daemon answers those -EOPNOTSUPP).
  */
 int ctl_req_body_len(uint16_t type);
+
+/* Whether a request of this type changes state, and so waits while a
+ * commit runs; false for a type this version does not know. */
+bool ctl_req_changes_state(uint16_t type);
 
 struct ctl_kv {
 	uint8_t vtype;

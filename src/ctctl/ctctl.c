@@ -3,8 +3,9 @@
  *
  * One command is one request frame on the control socket; the reply
  * (items, then a DONE) is printed as text or, with -j, JSON.  Commands
- * come from the table below, which also writes --help; any unambiguous
- * prefix of a command or of its argument is accepted (iproute2 style).
+ * come from ctl_proto's table of requests (ctl_req_at), which also writes
+ * --help; any unambiguous prefix of a command or of its argument is
+ * accepted (iproute2 style).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -29,11 +30,6 @@
 #define TIMEOUT_MAX_S	86400
 #define RBUF_LEN	(4 * CTL_MAX_FRAME)
 
-enum reply_kind {
-	REPLY_KV,	/* named values by section, then DONE */
-	REPLY_FLOWS,	/* flows, then DONE */
-};
-
 struct ctx {
 	const char *sock;
 	const char *cmd;	/* the full command name, for messages */
@@ -49,77 +45,85 @@ struct ctx {
 	char *msg;		/* from DONE, NULL if none */
 };
 
-struct cmd;
-typedef int (*cmd_fn)(struct ctx *x, const struct cmd *c, int argc, char **argv);
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
-struct cmd {
+struct word {
 	const char *name;
-	const char *args;	/* usage of the one argument, NULL if none */
-	cmd_fn run;
-	uint16_t req;		/* CTL_REQ_* */
-	enum reply_kind reply;
-	const char *help;
+	uint8_t value;
 };
 
-static int cmd_request(struct ctx *x, const struct cmd *c, int argc, char **argv);
-static int cmd_help(struct ctx *x, const struct cmd *c, int argc, char **argv);
-
-static const struct cmd cmds[] = {
-	{ "status", NULL, cmd_request, CTL_REQ_STATUS, REPLY_KV,
-	  "Show daemon, cache and peer state" },
-	{ "stats", NULL, cmd_request, CTL_REQ_STATS, REPLY_KV,
-	  "Show counters: per peer, caches, kernel events" },
-	{ "dump", "internal|external", cmd_request, CTL_REQ_DUMP, REPLY_FLOWS,
-	  "List cached flows" },
-	{ "commit", NULL, cmd_request, CTL_REQ_COMMIT, REPLY_KV,
-	  "Commit the external cache into the kernel" },
-	{ "flush", "internal|external", cmd_request, CTL_REQ_FLUSH, REPLY_KV,
-	  "Empty a cache (internal is rebuilt from the kernel)" },
-	{ "resync", NULL, cmd_request, CTL_REQ_RESYNC, REPLY_KV,
-	  "Ask peers to send their tables" },
-	{ "bulk", NULL, cmd_request, CTL_REQ_BULK, REPLY_KV,
-	  "Send our table to the peers" },
-	{ "master", NULL, cmd_request, CTL_REQ_MASTER, REPLY_KV,
-	  "Became master: commit, announce addresses, resync with peers" },
-	{ "backup", NULL, cmd_request, CTL_REQ_BACKUP, REPLY_KV,
-	  "Became backup: ask peers for their tables" },
-	{ "ready", NULL, cmd_request, CTL_REQ_READY, REPLY_KV,
-	  "Exit 0 when every live peer's table is held (for keepalived)" },
-	{ "help", NULL, cmd_help, 0, REPLY_KV,
-	  "Show this help" },
-};
-
-struct cache_name {
-	const char *name;
-	uint8_t id;
-};
-
-static const struct cache_name caches[] = {
+static const struct word caches[] = {
 	{ "internal", CTL_CACHE_INTERNAL },
 	{ "external", CTL_CACHE_EXTERNAL },
 };
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+/* How a request's argument (ctl_req_info.arg) is written here. */
+static const struct arg {
+	const char *usage;		/* NULL: no argument */
+	const struct word *words;	/* each gives the body byte */
+	size_t n;
+} args[] = {
+	[CTL_ARG_NONE] = { NULL, NULL, 0 },
+	[CTL_ARG_CACHE] = { "internal|external", caches, NELEM(caches) },
+};
+
+/* A command: one of the daemon's requests, or help. */
+struct cmd {
+	const char *name;
+	const struct ctl_req_info *req;	/* NULL: help, answered here */
+	const struct arg *arg;
+	const char *help;
+};
 
 /*
- * Look word up in a table of n entries of size bytes whose first member
- * is the name (const char *): the exact name, else the one name it is a
- * prefix of.  Returns the index, or -1 after printing why: no such name
- * (with hint), or which names it could be.  what names the word
- * ("command").
+ * The commands come from ctl_proto's table of requests, in its order,
+ * then help: cmd_at(i) gives the i-th (from 0), false past the last.
  */
-static int match(const char *word, const void *tbl, size_t n, size_t size,
-		 const char *what, const char *hint)
+static bool cmd_at(size_t i, struct cmd *c)
 {
-	const char *name;
+	const struct ctl_req_info *r = ctl_req_at(i);
+
+	if (r) {
+		*c = (struct cmd){ r->name, r, &args[r->arg], r->help };
+		return true;
+	}
+	if (i == 0 || !ctl_req_at(i - 1))
+		return false;
+	*c = (struct cmd){ "help", NULL, &args[CTL_ARG_NONE], "Show this help" };
+	return true;
+}
+
+static const char *cmd_name(const void *ctx, size_t i)
+{
+	struct cmd c;
+
+	return cmd_at(i, &c) ? c.name : NULL;
+}
+
+static const char *word_name(const void *ctx, size_t i)
+{
+	const struct arg *a = ctx;
+
+	return i < a->n ? a->words[i].name : NULL;
+}
+
+/*
+ * Look word up among the names name(ctx, i) gives for i from 0 until
+ * NULL: the exact name, else the one name it is a prefix of.  Returns
+ * the index, or -1 after printing why: no such name (with hint), or
+ * which names it could be.  what names the word ("command").
+ */
+static int match(const char *word, const char *(*name)(const void *ctx, size_t i),
+		 const void *ctx, const char *what, const char *hint)
+{
+	const char *n;
 	size_t wl = strlen(word), hits = 0;
 	int found = -1;
 
-	for (size_t i = 0; i < n; i++) {
-		name = *(const char *const *)((const char *)tbl + i * size);
-		if (strcmp(word, name) == 0)
+	for (size_t i = 0; (n = name(ctx, i)); i++) {
+		if (strcmp(word, n) == 0)
 			return (int)i;
-		if (wl && strncmp(word, name, wl) == 0) {
+		if (wl && strncmp(word, n, wl) == 0) {
 			hits++;
 			found = (int)i;
 		}
@@ -132,10 +136,9 @@ static int match(const char *word, const void *tbl, size_t n, size_t size,
 		return -1;
 	}
 	fprintf(stderr, PROG ": ambiguous %s \"%s\":", what, word);
-	for (size_t i = 0, k = 0; i < n; i++) {
-		name = *(const char *const *)((const char *)tbl + i * size);
-		if (strncmp(word, name, wl) == 0)
-			fprintf(stderr, "%s %s", k++ ? "," : "", name);
+	for (size_t i = 0, k = 0; (n = name(ctx, i)); i++) {
+		if (strncmp(word, n, wl) == 0)
+			fprintf(stderr, "%s %s", k++ ? "," : "", n);
 	}
 	fputc('\n', stderr);
 	return -1;
@@ -143,12 +146,13 @@ static int match(const char *word, const void *tbl, size_t n, size_t size,
 
 static void usage(FILE *f)
 {
+	struct cmd c;
 	int w = 0, l;
 
-	for (size_t i = 0; i < NELEM(cmds); i++) {
-		l = (int)strlen(cmds[i].name);
-		if (cmds[i].args)
-			l += 1 + (int)strlen(cmds[i].args);
+	for (size_t i = 0; cmd_at(i, &c); i++) {
+		l = (int)strlen(c.name);
+		if (c.arg->usage)
+			l += 1 + (int)strlen(c.arg->usage);
 		if (l > w)
 			w = l;
 	}
@@ -157,11 +161,10 @@ static void usage(FILE *f)
 		"       " PROG " -h|--help | -V|--version\n"
 		"\n"
 		"Commands (any unambiguous prefix will do):\n");
-	for (size_t i = 0; i < NELEM(cmds); i++) {
-		l = fprintf(f, "  %s%s%s", cmds[i].name,
-			    cmds[i].args ? " " : "",
-			    cmds[i].args ? cmds[i].args : "");
-		fprintf(f, "%*s%s\n", w + 5 - l, "", cmds[i].help);
+	for (size_t i = 0; cmd_at(i, &c); i++) {
+		l = fprintf(f, "  %s%s%s", c.name, c.arg->usage ? " " : "",
+			    c.arg->usage ? c.arg->usage : "");
+		fprintf(f, "%*s%s\n", w + 5 - l, "", c.help);
 	}
 	fprintf(f,
 		"\n"
@@ -176,12 +179,6 @@ static void usage(FILE *f)
 		"  -p, --pretty         print indented JSON (implies --json)\n"
 		"  -h, --help           show this help\n"
 		"  -V, --version        show the version\n", TIMEOUT_S);
-}
-
-static int cmd_help(struct ctx *x, const struct cmd *c, int argc, char **argv)
-{
-	usage(stdout);
-	return 0;
 }
 
 static int64_t mono_ms(void)
@@ -308,7 +305,7 @@ static int on_frame(struct ctx *x, const struct cmd *c, const struct ctl_frame *
 	case CTL_REP_KV:
 		if (ctl_get_kv(f, &kv) < 0)
 			return -1;
-		if (c->reply != REPLY_KV)
+		if (c->req->reply == CTL_REPLY_FLOWS)
 			return 0;
 		if (kv_list_add(&x->kvs, kv.section, kv.key,
 				kv.vtype == CTL_V_STR ? kv.str : NULL, kv.u64) < 0) {
@@ -319,7 +316,7 @@ static int on_frame(struct ctx *x, const struct cmd *c, const struct ctl_frame *
 	case CTL_REP_FLOW:
 		if (ctl_get_flow(f, &origin, &flow, &ext) < 0)
 			return -1;
-		if (c->reply != REPLY_FLOWS)
+		if (c->req->reply != CTL_REPLY_FLOWS)
 			return 0;
 		if (!x->array_open) {
 			print_open_array(&x->pr, NULL);
@@ -423,18 +420,17 @@ static int cmd_request(struct ctx *x, const struct cmd *c, int argc, char **argv
 	char what[64];
 	int fd, i, rc = 1;
 
-	if (c->args) {
+	if (c->arg->usage) {
 		if (argc < 1) {
 			fprintf(stderr, PROG ": %s: missing argument %s\n",
-				c->name, c->args);
+				c->name, c->arg->usage);
 			return 1;
 		}
 		snprintf(what, sizeof(what), "%s argument", c->name);
-		i = match(argv[0], caches, NELEM(caches), sizeof(caches[0]),
-			  what, c->args);
+		i = match(argv[0], word_name, c->arg, what, c->arg->usage);
 		if (i < 0)
 			return 1;
-		body[blen++] = caches[i].id;
+		body[blen++] = c->arg->words[i].value;
 		argc--;
 		argv++;
 	}
@@ -447,7 +443,7 @@ static int cmd_request(struct ctx *x, const struct cmd *c, int argc, char **argv
 	fd = ctl_connect(x, x->sock);
 	if (fd < 0)
 		return 1;
-	if (ctl_put_frame(&req, c->req, body, blen) < 0) {
+	if (ctl_put_frame(&req, c->req->type, body, blen) < 0) {
 		fail(x, strerror(errno));
 		goto out;
 	}
@@ -465,7 +461,7 @@ static int cmd_request(struct ctx *x, const struct cmd *c, int argc, char **argv
 		goto out;
 	}
 
-	if (c->reply == REPLY_FLOWS) {
+	if (c->req->reply == CTL_REPLY_FLOWS) {
 		if (x->json && (x->array_open || x->status == 0)) {
 			if (!x->array_open)
 				print_open_array(&x->pr, NULL);
@@ -500,6 +496,7 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ctx x = { 0 };
+	struct cmd cmd;
 	const char *env;
 	char *end;
 	unsigned long ul;
@@ -559,14 +556,19 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 1;
 	}
-	i = match(argv[0], cmds, NELEM(cmds), sizeof(cmds[0]), "command",
-		  "try \"" PROG " help\"");
+	i = match(argv[0], cmd_name, NULL, "command", "try \"" PROG " help\"");
 	if (i < 0)
 		return 1;
-	x.cmd = cmds[i].name;
+	cmd_at((size_t)i, &cmd);
+	x.cmd = cmd.name;
 	x.deadline = mono_ms() + (int64_t)x.timeout_s * 1000;
 	print_init(&x.pr, stdout, x.json, x.pretty);
-	rc = cmds[i].run(&x, &cmds[i], argc - 1, argv + 1);
+	if (cmd.req) {
+		rc = cmd_request(&x, &cmd, argc - 1, argv + 1);
+	} else {
+		usage(stdout);
+		rc = 0;
+	}
 	kv_list_free(&x.kvs);
 	free(x.msg);
 	if (fflush(stdout) == EOF || ferror(stdout)) {

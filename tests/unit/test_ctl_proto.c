@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "ctl_proto.h"
+#include "man.h"
 #include "proto.h"
 
 /* The one frame at the start of b; fails the test if there is none. */
@@ -493,6 +494,76 @@ static void test_req_body_len(void **state)
 		assert_int_equal(ctl_req_body_len(unknown[i]), -1);
 }
 
+/* The table of requests: one row per CTL_REQ_*, each type and name
+ * once, found by ctl_req_info(); only rows are requests. */
+static void test_req_table(void **state)
+{
+	static const uint16_t all[] = { CTL_REQ_STATUS, CTL_REQ_STATS,
+		CTL_REQ_DUMP, CTL_REQ_COMMIT, CTL_REQ_FLUSH, CTL_REQ_RESYNC,
+		CTL_REQ_BULK, CTL_REQ_MASTER, CTL_REQ_BACKUP, CTL_REQ_READY };
+	const struct ctl_req_info *r;
+	size_t n = 0;
+
+	(void)state;
+	for (size_t i = 0; (r = ctl_req_at(i)); i++) {
+		n++;
+		assert_non_null(r->name);
+		assert_true(r->name[0] != '\0');
+		assert_non_null(r->help);
+		assert_true(r->help[0] != '\0');
+		assert_ptr_equal(ctl_req_info(r->type), r);
+		for (size_t j = 0; j < i; j++) {
+			assert_int_not_equal(ctl_req_at(j)->type, r->type);
+			assert_string_not_equal(ctl_req_at(j)->name, r->name);
+		}
+		/* CTL_REQ_* order, so ctctl lists them as it always has. */
+		if (i > 0)
+			assert_true(ctl_req_at(i - 1)->type < r->type);
+	}
+	assert_int_equal(n, sizeof(all) / sizeof(all[0]));
+	for (size_t i = 0; i < n; i++)
+		assert_non_null(ctl_req_info(all[i]));
+	for (unsigned t = 0; t <= UINT16_MAX; t++)
+		if (!ctl_req_info((uint16_t)t))
+			assert_int_equal(ctl_req_body_len((uint16_t)t), -1);
+	assert_null(ctl_req_info(CTL_REP_DONE));
+	assert_int_equal(ctl_req_info(CTL_REQ_DUMP)->reply, CTL_REPLY_FLOWS);
+	assert_int_equal(ctl_req_info(CTL_REQ_STATUS)->reply, CTL_REPLY_KV);
+}
+
+/* What waits while a commit runs (ctsync/ctl.h). */
+static void test_req_changes_state(void **state)
+{
+	static const uint16_t changing[] = { CTL_REQ_COMMIT, CTL_REQ_FLUSH,
+		CTL_REQ_RESYNC, CTL_REQ_BULK, CTL_REQ_MASTER, CTL_REQ_BACKUP };
+	static const uint16_t reading[] = { CTL_REQ_STATUS, CTL_REQ_STATS,
+		CTL_REQ_DUMP, CTL_REQ_READY, 0, 11, CTL_REP_KV, UINT16_MAX };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(changing) / sizeof(changing[0]); i++)
+		assert_true(ctl_req_changes_state(changing[i]));
+	for (size_t i = 0; i < sizeof(reading) / sizeof(reading[0]); i++)
+		assert_false(ctl_req_changes_state(reading[i]));
+}
+
+/* ctctl's commands are the table's requests: ctctl(8) documents each. */
+static void test_req_man_page(void **state)
+{
+	const struct ctl_req_info *r;
+	struct man m;
+	long desc;
+
+	(void)state;
+	if (man_load(&m, "../man/ctctl.8") < 0)
+		fail_msg("cannot read ../man/ctctl.8");
+	desc = man_find(&m, ".Sh DESCRIPTION");
+	assert_true(desc >= 0);
+	for (size_t i = 0; (r = ctl_req_at(i)); i++)
+		if (!man_item(&m, desc, "Cm", r->name))
+			fail_msg("ctctl.8 does not document \"%s\"", r->name);
+	man_free(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -507,6 +578,9 @@ int main(void)
 		cmocka_unit_test(test_partial),
 		cmocka_unit_test(test_bad_len),
 		cmocka_unit_test(test_req_body_len),
+		cmocka_unit_test(test_req_table),
+		cmocka_unit_test(test_req_changes_state),
+		cmocka_unit_test(test_req_man_page),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
