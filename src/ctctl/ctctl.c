@@ -557,9 +557,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	i = match(argv[0], cmd_name, NULL, "command", "try \"" PROG " help\"");
-	if (i < 0)
+	if (i < 0 || !cmd_at((size_t)i, &cmd))	/* (match() found it) */
 		return 1;
-	cmd_at((size_t)i, &cmd);
 	x.cmd = cmd.name;
 	x.deadline = mono_ms() + (int64_t)x.timeout_s * 1000;
 	print_init(&x.pr, stdout, x.json, x.pretty);

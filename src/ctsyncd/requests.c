@@ -245,24 +245,9 @@ static void do_dump(struct daemon *d, struct ctl_client *c, int which)
 		ftfw_foreach_external(d->ftfw, FTFW_ALL_PEERS, dump_one, &dc);
 }
 
-/* Requests that change state, which wait while a commit runs. */
-static bool changes_state(uint16_t type)
-{
-	switch (type) {
-	case CTL_REQ_COMMIT:
-	case CTL_REQ_FLUSH:
-	case CTL_REQ_RESYNC:
-	case CTL_REQ_BULK:
-	case CTL_REQ_MASTER:
-	case CTL_REQ_BACKUP:
-		return true;
-	default:
-		return false;
-	}
-}
-
-/* Keep cl's request until the commit under way ends (unpark()): in the
- * order they came, after it, as keepalived sent them. */
+/* Keep cl's request until the commit under way ends (request_unpark()):
+ * in the order they came, after it, as keepalived sent them.  Which
+ * requests wait: ctl_req_changes_state(). */
 static void park(struct daemon *d, struct client *cl, const struct ctl_frame *req)
 {
 	cl->req = req->type;
@@ -278,7 +263,7 @@ void request_handle(void *arg, struct ctl_client *c, const struct ctl_frame *req
 	char msg[128];
 	int which = req->len >= 1 ? req->body[0] : 0;
 
-	if (d->job && changes_state(req->type)) {
+	if (d->job && ctl_req_changes_state(req->type)) {
 		park(d, c->user, req);
 		return;
 	}
