@@ -153,6 +153,46 @@ bool flow_state_eq(const struct flow *a, const struct flow *b)
 	       ext_eq(a->ext, b->ext);
 }
 
+/* The kind's operations, on untyped objects. */
+static uint32_t kind_hash(const void *key, uint32_t seed)
+{
+	return flow_key_hash(key, seed);
+}
+
+static bool kind_equal(const void *a, const void *b)
+{
+	return flow_key_eq(a, b);
+}
+
+static int kind_copy(void *dst, const void *src)
+{
+	return flow_copy(dst, src);
+}
+
+static void kind_release(void *obj)
+{
+	flow_free_ext(obj);
+}
+
+static bool kind_state_equal(const void *a, const void *b)
+{
+	return flow_state_eq(a, b);
+}
+
+_Static_assert(offsetof(struct flow, key) == 0, "a cached object begins with its key");
+_Static_assert(_Alignof(struct flow) <= _Alignof(struct cache_entry),
+	       "a cached object needs no more alignment than an entry's");
+
+const struct cache_kind cache_kind_flow = {
+	.name = "flow",
+	.obj_size = sizeof(struct flow),
+	.hash = kind_hash,
+	.equal = kind_equal,
+	.copy = kind_copy,
+	.release = kind_release,
+	.state_equal = kind_state_equal,
+};
+
 const char *flow_proto_name(uint8_t p)
 {
 	switch (p) {

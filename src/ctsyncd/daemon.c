@@ -922,7 +922,7 @@ static int dump_one(struct cache_entry *e, uint32_t origin, void *arg)
 	struct dump_ctx *dc = arg;
 
 	if (!(e->flags & CE_DEAD))
-		ctl_put_flow(&dc->c->out, origin, &e->flow);
+		ctl_put_flow(&dc->c->out, origin, cache_flow(e));
 	if ((++dc->n & 4095) == 0)
 		keepalive(dc->d);
 	return 0;
@@ -974,7 +974,7 @@ static int collect_one(struct cache_entry *e, uint32_t origin, void *arg)
 
 	if (e->flags & CE_DEAD)
 		return 0;
-	if (skip && (o = cache_find(skip, &e->flow.key)) && !(o->flags & CE_DEAD))
+	if (skip && (o = cache_find(skip, &cache_flow(e)->key)) && !(o->flags & CE_DEAD))
 		return 0;
 	if (j->n == j->cap) {
 		size_t cap = j->cap ? j->cap * 2 : 4096;
@@ -999,8 +999,8 @@ static const struct flow *commit_next(void *arg, bool *del)
 		if ((j->i & 255) == 0 && now_us() >= j->slice_end)
 			return NULL;	/* the rest in the next slice */
 		j->i++;
-		if (!(e->flags & CE_DEAD) && ftfw_find_external(j->d->ftfw, FTFW_ALL_PEERS, &e->flow.key) == e)
-			return &e->flow;
+		if (!(e->flags & CE_DEAD) && ftfw_find_external(j->d->ftfw, FTFW_ALL_PEERS, &cache_flow(e)->key) == e)
+			return cache_flow(e);
 		j->gone++;
 	}
 	return NULL;
@@ -1701,6 +1701,8 @@ int daemon_run(const struct config *c, const struct auth_keyring *keys)
 	struct prefix local[256];
 	size_t nlocal;
 	struct ftfw_conf fc;
+	struct cache_layout ext;
+	struct standby_side side;
 	int status = 1;
 
 	if (!d)
@@ -1719,8 +1721,10 @@ int daemon_run(const struct config *c, const struct auth_keyring *keys)
 	nlocal = c->filter.ignore_local ? local_prefixes(c, local, 256) : 0;
 	if (!(d->filter = filter_new(&c->filter, local, nlocal)))
 		fatal("filter");
-	if (!(d->internal = cache_new(c->cache.max_entries, random_u32())))
+	if (!(d->internal = ftfw_internal_new(c->cache.max_entries, random_u32())))
 		fatal("cache");
+	cache_layout_init(&ext, &cache_kind_flow);
+	side = standby_reserve(&ext);
 	fc = (struct ftfw_conf){
 		.node_id = c->node_id ? c->node_id : derive_node_id(c),
 		.epoch = random_u32(),
@@ -1736,12 +1740,13 @@ int daemon_run(const struct config *c, const struct auth_keyring *keys)
 		.first_counter = realtime_us(),
 		.on_external = on_external,
 		.external_arg = d,
+		.external = &ext,
 	};
 	if (!(d->ftfw = ftfw_new(&fc, d->internal)))
 		fatal("ftfw");
 	if (!(d->standby = standby_new(&(struct standby_ops){
 		.find = standby_find, .foreach = standby_foreach,
-		.own = standby_own, .arg = d })))
+		.own = standby_own, .arg = d, .side = side })))
 		fatal("standby");
 	if (d->hot && d->role == ROLE_BACKUP)
 		standby_start(d->standby, d->started);

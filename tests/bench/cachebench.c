@@ -19,7 +19,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "cache.h"
+#include "ftfw.h"
 
 static uint64_t now_ns(void)
 {
@@ -53,7 +53,7 @@ int main(int argc, char **argv)
 	uint32_t n = argc > 1 ? (uint32_t)strtoul(argv[1], NULL, 10) : 2000000;
 	uint32_t *ns = malloc(sizeof(*ns) * n), slowest = 0, found = 0;
 	struct flow_key *keys = malloc(sizeof(*keys) * n);
-	struct cache *c = cache_new(0, 12345);
+	struct cache *c = ftfw_internal_new(0, 12345);	/* the sender's */
 	uint64_t t0, total = 0;
 	struct flow f;
 

@@ -13,6 +13,16 @@
 #include <cmocka.h>
 
 #include "cache.h"
+#include "flow.h"
+
+/* A cache of flows with no side data. */
+static struct cache *flows(size_t max_entries, uint32_t seed)
+{
+	struct cache_layout l;
+
+	cache_layout_init(&l, &cache_kind_flow);
+	return cache_new(&l, max_entries, seed);
+}
 
 static void mk(struct flow *f, uint32_t i)
 {
@@ -28,7 +38,7 @@ static void mk(struct flow *f, uint32_t i)
 
 static void test_add_find_del(void **state)
 {
-	struct cache *c = cache_new(0, 42);
+	struct cache *c = flows(0, 42);
 	struct flow f;
 
 	for (uint32_t i = 0; i < 100000; i++) {
@@ -44,7 +54,7 @@ static void test_add_find_del(void **state)
 		mk(&f, i);
 		e = cache_find(c, &f.key);
 		assert_non_null(e);
-		assert_int_equal(e->flow.mark, i);
+		assert_int_equal(cache_flow(e)->mark, i);
 		cache_del(c, e);
 		assert_null(cache_find(c, &f.key));
 	}
@@ -67,7 +77,7 @@ static int count_one(struct cache_entry *e, void *arg)
  */
 static void test_incremental_rehash(void **state)
 {
-	struct cache *c = cache_new(0, 7);
+	struct cache *c = flows(0, 7);
 	struct flow f;
 	bool seen_migrating = false;
 	size_t visits;
@@ -123,7 +133,7 @@ static void test_incremental_rehash(void **state)
 
 static void test_limit(void **state)
 {
-	struct cache *c = cache_new(10, 1);
+	struct cache *c = flows(10, 1);
 	struct flow f;
 
 	for (uint32_t i = 0; i < 15; i++) {
@@ -145,7 +155,7 @@ static void test_limit(void **state)
 
 static void test_dead_accounting(void **state)
 {
-	struct cache *c = cache_new(0, 1);
+	struct cache *c = flows(0, 1);
 	struct flow f;
 	struct cache_entry *e;
 
@@ -170,7 +180,7 @@ static int del_odd(struct cache_entry *e, void *arg)
 {
 	struct cache *c = arg;
 
-	if (e->flow.mark & 1)
+	if (cache_flow(e)->mark & 1)
 		cache_del(c, e);
 	return 0;
 }
@@ -179,14 +189,14 @@ static int count_even(struct cache_entry *e, void *arg)
 {
 	size_t *n = arg;
 
-	assert_int_equal(e->flow.mark & 1, 0);
+	assert_int_equal(cache_flow(e)->mark & 1, 0);
 	(*n)++;
 	return 0;
 }
 
 static void test_foreach_delete(void **state)
 {
-	struct cache *c = cache_new(0, 3);
+	struct cache *c = flows(0, 3);
 	struct flow f;
 	size_t n = 0;
 
@@ -205,7 +215,7 @@ static void test_foreach_delete(void **state)
 /* The copy owns its ext: the caller's may go away. */
 static void test_ext_copied(void **state)
 {
-	struct cache *c = cache_new(0, 3);
+	struct cache *c = flows(0, 3);
 	struct flow f;
 	struct cache_entry *e;
 
@@ -214,8 +224,8 @@ static void test_ext_copied(void **state)
 	f.ext->labels[0] = 0xdeadbeef;
 	e = cache_add(c, &f);
 	flow_free_ext(&f);
-	assert_non_null(e->flow.ext);
-	assert_int_equal(e->flow.ext->labels[0], 0xdeadbeef);
+	assert_non_null(cache_flow(e)->ext);
+	assert_int_equal(cache_flow(e)->ext->labels[0], 0xdeadbeef);
 	cache_free(c);
 }
 
@@ -228,22 +238,49 @@ static size_t nslabs(const struct cache *c)
 	return n;
 }
 
+/* Side data shaped as the engine's and hot standby's (ftfw.c,
+ * standby.c): a byte, a word, a queue node; an external entry's node
+ * stops before its second link. */
+struct node {
+	struct list q;
+	uint64_t seq;
+	struct list ua;
+};
+
+struct side {
+	size_t gen, kexp, node;
+};
+
+static struct cache *with_side(bool external, struct side *sd)
+{
+	struct cache_layout l;
+
+	cache_layout_init(&l, &cache_kind_flow);
+	sd->gen = cache_reserve(&l, sizeof(uint8_t), 1);
+	sd->kexp = cache_reserve(&l, sizeof(uint32_t), _Alignof(uint32_t));
+	sd->node = cache_reserve(&l, external ? offsetof(struct node, ua) : sizeof(struct node),
+				 _Alignof(struct node));
+	return cache_new(&l, 0, 5);
+}
+
 /*
  * Entries come from slabs: a deleted entry's memory serves the next add
  * (the table does not grow under churn), comes back zeroed, and clearing
  * the table gives the slabs back.  External entries are shorter (no
- * tx.ua) and work the same.
+ * ua) and work the same.
  */
 static void test_slab(void **state)
 {
-	struct cache *caches[2] = { cache_new(0, 5), cache_new_external(0, 5) };
+	struct side sides[2];
+	struct cache *caches[2] = { with_side(false, &sides[0]), with_side(true, &sides[1]) };
 	struct flow f;
 
 	(void)state;
 	assert_true(caches[1]->esize < caches[0]->esize);
-	assert_true(caches[1]->esize >= offsetof(struct cache_entry, tx.seq) + sizeof(uint64_t));
+	assert_true(caches[1]->esize >= sides[1].node + offsetof(struct node, seq) + sizeof(uint64_t));
 	for (int k = 0; k < 2; k++) {
 		struct cache *c = caches[k];
+		const struct side *sd = &sides[k];
 		size_t slabs;
 
 		assert_non_null(c);
@@ -252,9 +289,10 @@ static void test_slab(void **state)
 
 			mk(&f, i);
 			assert_non_null(e = cache_add(c, &f));
-			e->kexp = 77;
-			e->gen = 3;
-			e->tx.seq = 99;
+			*(uint32_t *)cache_side(e, sd->kexp) = 77;
+			*(uint8_t *)cache_side(e, sd->gen) = 3;
+			list_init(&((struct node *)cache_side(e, sd->node))->q);
+			((struct node *)cache_side(e, sd->node))->seq = 99;
 			cache_set_dead(c, e, true);
 		}
 		slabs = nslabs(c);
@@ -269,12 +307,13 @@ static void test_slab(void **state)
 
 				mk(&f, i + (uint32_t)(round + 1) * 3000);
 				assert_non_null(e = cache_add(c, &f));
-				assert_int_equal(e->kexp, 0);
-				assert_int_equal(e->gen, 0);
+				assert_int_equal(*(uint32_t *)cache_side(e, sd->kexp), 0);
+				assert_int_equal(*(uint8_t *)cache_side(e, sd->gen), 0);
 				assert_int_equal(e->flags, 0);
-				assert_int_equal(e->tx.seq, 0);
-				assert_false(list_linked(&e->tx.q));
-				assert_int_equal(e->flow.mark, i + (uint32_t)(round + 1) * 3000);
+				assert_int_equal(((struct node *)cache_side(e, sd->node))->seq, 0);
+				/* the node's user links it (ftfw.c); left zeroed */
+				assert_null(((struct node *)cache_side(e, sd->node))->q.next);
+				assert_int_equal(cache_flow(e)->mark, i + (uint32_t)(round + 1) * 3000);
 			}
 		}
 		assert_int_equal(nslabs(c), slabs);	/* reused, not grown */
