@@ -1,6 +1,7 @@
 /*
- * test_cache.c - the flow table: add, find, delete, limits, growth,
- * tombstone accounting, iteration with deletion.
+ * test_cache.c - the table: add, find, delete, limits, growth,
+ * tombstone accounting, iteration with deletion (with flows); side data
+ * and a second kind of object.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -8,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <cmocka.h>
@@ -327,6 +329,182 @@ static void test_slab(void **state)
 	}
 }
 
+/*
+ * Side fields small enough cost no memory: they fill the header's spare
+ * bytes, first fit, whatever order they come in; the rest follow the
+ * object, aligned.  Memory per flow is what bench.sh reports.
+ */
+static void test_layout(void **state)
+{
+	struct cache_layout bare, l;
+	size_t off[4];
+
+	(void)state;
+	cache_layout_init(&bare, &cache_kind_flow);
+	assert_int_equal(bare.size, sizeof(struct cache_entry) + sizeof(struct flow));
+	l = bare;
+	off[0] = cache_reserve(&l, sizeof(uint32_t), _Alignof(uint32_t));
+	off[1] = cache_reserve(&l, sizeof(uint8_t), 1);
+	off[2] = cache_reserve(&l, sizeof(uint16_t), _Alignof(uint16_t));
+	assert_int_equal(l.size, bare.size);	/* all in the header */
+	for (int i = 0; i < 3; i++)
+		assert_true(off[i] > offsetof(struct cache_entry, flags) &&
+			    off[i] < sizeof(struct cache_entry));
+	assert_int_equal(off[0] % _Alignof(uint32_t), 0);
+	assert_int_equal(off[2] % _Alignof(uint16_t), 0);
+	assert_true(off[1] != off[2] && off[1] != off[2] + 1);
+	/* the spare bytes are full: the next byte goes after the object */
+	if (CACHE_SPARE == 7) {
+		off[3] = cache_reserve(&l, sizeof(uint8_t), 1);
+		assert_int_equal(off[3], bare.size);
+	}
+	off[3] = cache_reserve(&l, sizeof(uint64_t), _Alignof(uint64_t));
+	assert_int_equal(off[3] % _Alignof(uint64_t), 0);
+	assert_true(off[3] >= bare.size);
+	assert_int_equal(l.size, off[3] + sizeof(uint64_t));
+}
+
+/*
+ * A second kind: the cache knows objects only through their kind, so a
+ * toy (keyed by id and port, with a state word and a name that are not
+ * part of the key) lives in it like a flow, with side data of its own.
+ */
+struct toy {
+	uint32_t id;		/* key */
+	uint16_t port;		/* key */
+	uint16_t state;
+	char     name[12];
+};
+
+static unsigned toy_copies;
+
+static uint32_t toy_hash(const void *key, uint32_t seed)
+{
+	const struct toy *t = key;
+
+	return (t->id * 2654435761u) ^ t->port ^ seed;
+}
+
+static bool toy_equal(const void *a, const void *b)
+{
+	const struct toy *x = a, *y = b;
+
+	return x->id == y->id && x->port == y->port;
+}
+
+static int toy_copy(void *dst, const void *src)
+{
+	toy_copies++;
+	memcpy(dst, src, sizeof(struct toy));
+	return 0;
+}
+
+static bool toy_state_equal(const void *a, const void *b)
+{
+	const struct toy *x = a, *y = b;
+
+	return x->state == y->state;
+}
+
+static const struct cache_kind toy_kind = {
+	.name = "toy",
+	.obj_size = sizeof(struct toy),
+	.hash = toy_hash,
+	.equal = toy_equal,
+	.copy = toy_copy,
+	.state_equal = toy_state_equal,
+};
+
+struct toy_side {
+	size_t hits;		/* uint16_t, in the header */
+	size_t log;		/* char[20], after the toy */
+};
+
+static struct toy mk_toy(uint32_t i)
+{
+	struct toy t = { .id = i / 4, .port = (uint16_t)(i % 4), .state = (uint16_t)i };
+
+	snprintf(t.name, sizeof(t.name), "toy%u", i);
+	return t;
+}
+
+static int toy_check(struct cache_entry *e, void *arg)
+{
+	const struct toy_side *sd = arg;
+	const struct toy *t = cache_obj(e);
+
+	assert_int_equal(*(uint16_t *)cache_side(e, sd->hits), t->state % 7);
+	return 0;
+}
+
+static void test_second_kind(void **state)
+{
+	struct cache_layout l;
+	struct toy_side sd;
+	struct cache *c, *fc = flows(0, 9);
+	struct cache_entry *e;
+	struct toy t;
+	struct flow f;
+	size_t n = 0;
+
+	(void)state;
+	cache_layout_init(&l, &toy_kind);
+	sd.log = cache_reserve(&l, 20, 1);
+	sd.hits = cache_reserve(&l, sizeof(uint16_t), _Alignof(uint16_t));
+	assert_true(sd.hits < sizeof(struct cache_entry));
+	assert_int_equal(sd.log, sizeof(struct cache_entry) + sizeof(struct toy));
+	assert_non_null(c = cache_new(&l, 0, 9));
+	assert_int_equal(c->esize, sizeof(struct cache_entry) + sizeof(struct toy) + 20);
+
+	toy_copies = 0;
+	for (uint32_t i = 0; i < 20000; i++) {
+		t = mk_toy(i);
+		assert_null(cache_find(c, &t));
+		assert_non_null(e = cache_add(c, &t));
+		assert_int_equal(*(uint16_t *)cache_side(e, sd.hits), 0);
+		assert_int_equal(((char *)cache_side(e, sd.log))[19], 0);
+		*(uint16_t *)cache_side(e, sd.hits) = (uint16_t)(i % 7);
+		memset(cache_side(e, sd.log), 'x', 20);
+		/* a flow with the same seed beside it, in its own cache */
+		mk(&f, i);
+		assert_non_null(cache_add(fc, &f));
+	}
+	assert_int_equal(toy_copies, 20000);
+	assert_int_equal(c->count, 20000);
+	assert_true(c->nbuckets >= 16384);
+	cache_foreach(c, toy_check, &sd);	/* side data apart from the toy */
+
+	for (uint32_t i = 0; i < 20000; i += 3) {
+		t = mk_toy(i);
+		assert_non_null(e = cache_find(c, &t));
+		assert_string_equal(((struct toy *)cache_obj(e))->name, t.name);
+		/* the name is no part of the state, the state word is */
+		snprintf(t.name, sizeof(t.name), "renamed");
+		assert_true(cache_same_state(c, e, &t));
+		t.state++;
+		assert_false(cache_same_state(c, e, &t));
+		assert_int_equal(cache_update(c, e, &t), 0);
+		assert_true(cache_same_state(c, e, &t));
+		assert_ptr_equal(cache_find(c, &t), e);
+		assert_int_equal(*(uint16_t *)cache_side(e, sd.hits), i % 7);
+		cache_release(c, e);		/* the kind owns nothing: no-op */
+		if (i % 2)
+			cache_del(c, e);
+		else
+			cache_set_dead(c, e, true);
+		mk(&f, i);
+		assert_non_null(cache_find(fc, &f.key));
+	}
+	assert_int_equal(c->count, 20000 - 3333);
+	assert_int_equal(cache_live(c), 20000 - 6667);
+	cache_foreach(c, count_one, &n);
+	assert_int_equal(n, c->count);
+	t = mk_toy(3);
+	assert_null(cache_find(c, &t));
+	cache_free(c);
+	cache_free(fc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -337,6 +515,8 @@ int main(void)
 		cmocka_unit_test(test_ext_copied),
 		cmocka_unit_test(test_incremental_rehash),
 		cmocka_unit_test(test_slab),
+		cmocka_unit_test(test_layout),
+		cmocka_unit_test(test_second_kind),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
