@@ -1,7 +1,8 @@
 /*
- * cache.c - chained hash table of flows.  Buckets double when the load
- * reaches 1, so lookups stay O(1) from ten to millions of flows; the
- * doubling is spread over the adds that follow it (see struct cache).
+ * cache.c - chained hash table of objects of one kind.  Buckets double
+ * when the load reaches 1, so lookups stay O(1) from ten to millions of
+ * flows; the doubling is spread over the adds that follow it (see struct
+ * cache).
  *
  * Doubling a power-of-two table sends old bucket i to new buckets i and
  * i + nold, so a key's old bucket says where it lives: in the new table
@@ -14,10 +15,11 @@
 
 #include "cache.h"
 
-/* Under AddressSanitizer a free entry (but its free-list link) and the
- * part of an external entry past its end are poisoned, so a use after
- * cache_del() or a touch of an external entry's tx.ua is still caught
- * although both lie inside a slab. */
+/* Under AddressSanitizer a free entry (but its free-list link) and a
+ * redzone past each entry's end are poisoned, so a use after cache_del()
+ * or a touch of side data the layout did not reserve (an external
+ * entry's unacked-list link, ftfw.c) is still caught although both lie
+ * inside a slab. */
 #if defined(__SANITIZE_ADDRESS__)
 #define CACHE_ASAN 1
 #elif defined(__has_feature)
@@ -29,8 +31,7 @@
 #include <sanitizer/asan_interface.h>
 #define POISON(p, n)	ASAN_POISON_MEMORY_REGION((p), (n))
 #define UNPOISON(p, n)	ASAN_UNPOISON_MEMORY_REGION((p), (n))
-#define REDZONE		16	/* poisoned for good after each entry: an
-				 * external entry's tx.ua lands in it */
+#define REDZONE		16	/* poisoned for good after each entry */
 #else
 #define POISON(p, n)	((void)(p), (void)(n))
 #define UNPOISON(p, n)	((void)(p), (void)(n))
@@ -42,7 +43,32 @@
  * adds, long before the new table fills (nold adds). */
 #define MIGRATE_PER_ADD	8u
 
-static struct cache *cache_make(size_t max_entries, uint32_t seed, size_t esize)
+void cache_layout_init(struct cache_layout *l, const struct cache_kind *kind)
+{
+	*l = (struct cache_layout){ kind, sizeof(struct cache_entry) + kind->obj_size, 0 };
+}
+
+size_t cache_reserve(struct cache_layout *l, size_t size, size_t align)
+{
+	const size_t first = offsetof(struct cache_entry, spare);
+	size_t off;
+
+	for (off = (first + align - 1) & ~(align - 1);
+	     size && off + size <= first + CACHE_SPARE; off += align) {
+		unsigned bits = ((1u << size) - 1) << (off - first);
+
+		if (!(l->spare & bits)) {
+			l->spare |= bits;
+			return off;
+		}
+	}
+	off = (l->size + align - 1) & ~(align - 1);
+	l->size = off + size;
+	return off;
+}
+
+struct cache *cache_new(const struct cache_layout *l, size_t max_entries,
+			uint32_t seed)
 {
 	struct cache *c = calloc(1, sizeof(*c));
 
@@ -55,21 +81,14 @@ static struct cache *cache_make(size_t max_entries, uint32_t seed, size_t esize)
 		return NULL;
 	}
 	c->seed = seed;
+	c->kind = l->kind;
+	c->hash = l->kind->hash;
+	c->equal = l->kind->equal;
 	c->max = max_entries;
 	/* every entry aligned as a whole one */
-	c->esize = (esize + _Alignof(struct cache_entry) - 1) &
+	c->esize = (l->size + _Alignof(struct cache_entry) - 1) &
 		   ~(_Alignof(struct cache_entry) - 1);
 	return c;
-}
-
-struct cache *cache_new(size_t max_entries, uint32_t seed)
-{
-	return cache_make(max_entries, seed, sizeof(struct cache_entry));
-}
-
-struct cache *cache_new_external(size_t max_entries, uint32_t seed)
-{
-	return cache_make(max_entries, seed, CACHE_EXTERNAL_ENTRY);
 }
 
 /* A free entry: only its link is readable. */
@@ -110,7 +129,7 @@ static struct cache_entry *entry_get(struct cache *c)
 
 static void entry_free(struct cache *c, struct cache_entry *e)
 {
-	flow_free_ext(&e->flow);
+	cache_release(c, e);
 	entry_put(c, e);
 }
 
@@ -160,21 +179,22 @@ void cache_free(struct cache *c)
 }
 
 /* The chain where k lives (or would be added). */
-static inline struct cache_entry **chain_of(const struct cache *c, const struct flow_key *k)
+static inline struct cache_entry **chain_of(const struct cache *c, const void *k)
 {
-	uint32_t h = flow_key_hash(k, c->seed);
+	uint32_t h = c->hash(k, c->seed);
 
 	if (c->old && (h & (c->nold - 1)) >= c->migrated)
 		return &c->old[h & (c->nold - 1)];
 	return &c->buckets[h & (c->nbuckets - 1)];
 }
 
-struct cache_entry *cache_find(const struct cache *c, const struct flow_key *k)
+struct cache_entry *cache_find(const struct cache *c, const void *k)
 {
+	bool (*equal)(const void *, const void *) = c->equal;
 	struct cache_entry *e = *chain_of(c, k);
 
 	for (; e; e = e->hnext)
-		if (flow_key_eq(&e->flow.key, k))
+		if (equal(cache_obj(e), k))
 			return e;
 	return NULL;
 }
@@ -187,7 +207,7 @@ static void migrate(struct cache *c, uint32_t n)
 		struct cache_entry *e = c->old[c->migrated], *next;
 
 		for (; e; e = next) {
-			uint32_t h = flow_key_hash(&e->flow.key, c->seed) & (c->nbuckets - 1);
+			uint32_t h = c->hash(cache_obj(e), c->seed) & (c->nbuckets - 1);
 
 			next = e->hnext;
 			e->hnext = c->buckets[h];
@@ -216,7 +236,7 @@ static void grow(struct cache *c)
 	c->nbuckets = n;
 }
 
-struct cache_entry *cache_add(struct cache *c, const struct flow *f)
+struct cache_entry *cache_add(struct cache *c, const void *obj)
 {
 	struct cache_entry *e, **pp;
 
@@ -225,22 +245,19 @@ struct cache_entry *cache_add(struct cache *c, const struct flow *f)
 		return NULL;
 	}
 	e = entry_get(c);
-	if (!e || flow_copy(&e->flow, f) < 0) {
+	if (!e || c->kind->copy(cache_obj(e), obj) < 0) {
 		if (e)
 			entry_put(c, e);
 		c->st.nomem++;
 		return NULL;
 	}
-	list_init(&e->tx.q);
-	if (c->esize >= sizeof(*e))
-		list_init(&e->tx.ua);
 	if (!c->iterating) {
 		if (c->old)
 			migrate(c, MIGRATE_PER_ADD);
 		else if (c->count >= c->nbuckets)
 			grow(c);
 	}
-	pp = chain_of(c, &f->key);
+	pp = chain_of(c, obj);
 	e->hnext = *pp;
 	*pp = e;
 	c->count++;
@@ -250,7 +267,7 @@ struct cache_entry *cache_add(struct cache *c, const struct flow *f)
 
 void cache_del(struct cache *c, struct cache_entry *e)
 {
-	struct cache_entry **pp = chain_of(c, &e->flow.key);
+	struct cache_entry **pp = chain_of(c, cache_obj(e));
 
 	for (; *pp; pp = &(*pp)->hnext) {
 		if (*pp == e) {

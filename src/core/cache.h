@@ -1,11 +1,20 @@
 /*
- * cache.h - a table of flows keyed by original tuple + zone.  Pure.
+ * cache.h - a table of objects of one kind, keyed by the key each object
+ * begins with.  Pure.
  *
- * The same table serves as the internal cache (this node's flows, the
- * sender's side) and as an external cache (one per peer, the receiver's
- * side).  Entries carry the replication bookkeeping both sides need; the
- * FT-FW engine (ftfw.c) gives it meaning.  A table never allocates beyond
- * max_entries live-or-tombstoned entries (0 = unlimited).
+ * What an object is (its size, how its key hashes and compares, how it
+ * is copied and whether two states differ) is its kind's
+ * (struct cache_kind; flows: cache_kind_flow in flow.c).  The table
+ * serves as the internal cache (this node's flows, the sender's side) and
+ * as the external caches (one per peer, the receiver's side).
+ *
+ * Beside the object, each entry holds side data: the bookkeeping of the
+ * modules that use the cache (the FT-FW engine's queue node and reconcile
+ * generation, hot standby's write state).  Each module reserves its
+ * fields in a struct cache_layout before the cache is made, and reaches
+ * them by offset (cache_side()); the cache itself knows nothing of them.
+ * A table never allocates beyond max_entries live-or-tombstoned entries
+ * (0 = unlimited).
  */
 #ifndef CTSYNC_CACHE_H
 #define CTSYNC_CACHE_H
@@ -14,45 +23,85 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "flow.h"
 #include "list.h"
 
 /* cache_entry.flags */
 #define CE_DEAD		0x01	/* tombstone: destroyed, kept until peers know */
-#define CE_QUEUED	0x02	/* external, hot standby (standby.c): waiting
-				 * to be written into the kernel */
 
 /*
- * A node of the sender's queues: the entry itself, or the bulk-end marker
- * (ftfw's own txnode, told apart by its address).
- *   q:  on the send queue (something to send)
- *   ua: sent, not yet acknowledged by every live peer; the unacked list is
- *       kept in ascending seq order
- * Receiver side (external caches) reuses q for its tombstone list and
- * never uses ua: an external cache's entries end before it (see
- * cache_new_external()), so ua stays the last member.
+ * The operations of a kind of object.  An object begins with its key;
+ * hash and equal take keys (an object's address is its key's), the
+ * others objects.  Objects need no more alignment than a pointer.
  */
-struct txnode {
-	struct list q;
-	uint64_t    seq;	/* sender: seq of the last DATA that carried it,
-				 * 0 = never sent; receiver: seq its state
-				 * came from */
-	struct list ua;
+struct cache_kind {
+	const char *name;
+	size_t obj_size;
+	/* Seeded, so that a peer cannot aim its keys at one bucket. */
+	uint32_t (*hash)(const void *key, uint32_t seed);
+	bool (*equal)(const void *a, const void *b);
+	/* Deep copy src over dst (a zeroed object, or one copied before,
+	 * whose memory it may reuse).  0, or -1 with errno ENOMEM and dst
+	 * unchanged. */
+	int (*copy)(void *dst, const void *src);
+	/* Free what copy allocated, leaving a valid object (a tombstone
+	 * keeps its key and nothing more).  NULL: objects own nothing. */
+	void (*release)(void *obj);
+	/* Same replicated state: taking b over a changes nothing a peer or
+	 * the kernel needs to hear of. */
+	bool (*state_equal)(const void *a, const void *b);
 };
 
+/* Spare bytes of an entry's header (after flags, before the object). */
+#define CACHE_SPARE	(sizeof(void *) - 1)
+
+/*
+ * An entry (offsets on LP64):
+ *
+ *    0        8       9            16                 16 + obj_size
+ *   +--------+-------+------------+------------------+---------------+
+ *   | hnext  | flags | spare side | object           | side data ... |
+ *   +--------+-------+------------+------------------+---------------+
+ *
+ * The object sits at a fixed offset (cache_obj() costs an add).  Side
+ * fields small enough fill the header's spare bytes, the rest follow the
+ * object (struct cache_layout), so a byte-sized field costs nothing.
+ */
 struct cache_entry {
 	struct cache_entry *hnext;	/* chain; the free list when free */
-	struct flow   flow;
-	uint8_t       flags;	/* CE_* */
-	uint8_t       gen;	/* reconcile generation (internal cache) */
-	uint32_t      kexp;	/* external, hot standby (standby.c): when the
-				 * kernel's copy runs out (daemon clock, s);
-				 * 0 not written */
-	struct txnode tx;	/* last: external entries stop before tx.ua */
+	uint8_t flags;			/* CE_* */
+	uint8_t spare[CACHE_SPARE];	/* side data (cache_reserve()) */
 };
 
-/* Bytes of an external cache's entry: everything up to tx.ua. */
-#define CACHE_EXTERNAL_ENTRY	offsetof(struct cache_entry, tx.ua)
+static inline void *cache_obj(struct cache_entry *e)
+{
+	return (char *)e + sizeof(*e);
+}
+
+/* A user's side field, at the offset cache_reserve() gave it. */
+static inline void *cache_side(struct cache_entry *e, size_t off)
+{
+	return (char *)e + off;
+}
+
+/*
+ * The shape of a cache's entries: its kind and the side data its users
+ * reserved.  Build it before cache_new(), which copies it.
+ */
+struct cache_layout {
+	const struct cache_kind *kind;
+	size_t  size;		/* bytes an entry takes so far */
+	uint8_t spare;		/* spare header bytes taken, one bit each */
+};
+
+void cache_layout_init(struct cache_layout *l, const struct cache_kind *kind);
+
+/*
+ * Reserve size bytes aligned to align (a power of two, at most a
+ * pointer's) in every entry; returns their offset for cache_side().  The
+ * first spare header bytes that fit are taken, else room after the
+ * object and what was reserved before.
+ */
+size_t cache_reserve(struct cache_layout *l, size_t size, size_t align);
 
 struct cache_stats {
 	uint64_t added;
@@ -89,6 +138,10 @@ struct cache {
 	uint32_t migrated;	/* old buckets [0, migrated) are moved */
 	unsigned iterating;	/* cache_foreach() under way: no moves */
 	uint32_t seed;
+	const struct cache_kind *kind;
+	/* the kind's, copied: one load less per lookup */
+	uint32_t (*hash)(const void *key, uint32_t seed);
+	bool (*equal)(const void *a, const void *b);
 	size_t   count;		/* entries, tombstones included */
 	size_t   dead;		/* tombstones */
 	size_t   max;
@@ -98,23 +151,43 @@ struct cache {
 	struct cache_stats st;
 };
 
-/* Returns NULL on ENOMEM.  cache_new(): whole entries, for the internal
- * cache (the sender's queues use tx.ua); cache_new_external(): entries
- * without tx.ua, which must then never be touched. */
-struct cache *cache_new(size_t max_entries, uint32_t seed);
-struct cache *cache_new_external(size_t max_entries, uint32_t seed);
+/* Entries shaped by l.  Returns NULL on ENOMEM. */
+struct cache *cache_new(const struct cache_layout *l, size_t max_entries,
+			uint32_t seed);
 void cache_free(struct cache *c);
 /* Remove every entry (callers first unlink entries from their lists). */
 void cache_clear(struct cache *c);
 
-struct cache_entry *cache_find(const struct cache *c, const struct flow_key *k);
+struct cache_entry *cache_find(const struct cache *c, const void *key);
 
 /*
- * Add a copy of f (its ext is copied too).  The new entry is zeroed, its
- * txnode lists unlinked and seq 0.  Returns NULL when the cache is full (st.full)
- * or memory ran out (st.nomem).  The key must not be present.
+ * Add a copy of obj (the kind's copy).  The new entry's flags and side
+ * data are zero.  Returns NULL when the cache is full (st.full) or memory
+ * ran out (st.nomem).  The key must not be present.
  */
-struct cache_entry *cache_add(struct cache *c, const struct flow *f);
+struct cache_entry *cache_add(struct cache *c, const void *obj);
+
+/* Take obj's state (its key must be e's); 0, or -1 on ENOMEM (e's
+ * unchanged). */
+static inline int cache_update(const struct cache *c, struct cache_entry *e,
+			       const void *obj)
+{
+	return c->kind->copy(cache_obj(e), obj);
+}
+
+/* Would taking obj's state change nothing of e's replicated state? */
+static inline bool cache_same_state(const struct cache *c, struct cache_entry *e,
+				    const void *obj)
+{
+	return c->kind->state_equal(cache_obj(e), obj);
+}
+
+/* Free what e's object owns beyond its key (a tombstone's). */
+static inline void cache_release(const struct cache *c, struct cache_entry *e)
+{
+	if (c->kind->release)
+		c->kind->release(cache_obj(e));
+}
 
 /* Unlink e from the table and free it.  e must not be on any list. */
 void cache_del(struct cache *c, struct cache_entry *e);
@@ -134,10 +207,5 @@ static inline size_t cache_live(const struct cache *c)
  */
 int cache_foreach(struct cache *c, int (*fn)(struct cache_entry *e, void *arg),
 		  void *arg);
-
-static inline struct cache_entry *txnode_entry(struct txnode *n)
-{
-	return container_of(n, struct cache_entry, tx);
-}
 
 #endif

@@ -11,8 +11,10 @@
 
 #include "flow.h"
 
-/* Keys are compared field by field (struct padding is never read). */
-bool flow_key_eq(const struct flow_key *a, const struct flow_key *b)
+/* Keys are compared field by field (struct padding is never read).
+ * Inline so that the cache's kind operation is this code, not a jump to
+ * it: one per lookup. */
+static inline bool key_eq(const struct flow_key *a, const struct flow_key *b)
 {
 	return a->family == b->family && a->l4proto == b->l4proto &&
 	       a->zone == b->zone &&
@@ -34,7 +36,12 @@ static inline uint32_t mix(uint32_t h, uint32_t k)
 	return h * 5 + 0xe6546b64u;
 }
 
-uint32_t flow_key_hash(const struct flow_key *k, uint32_t seed)
+bool flow_key_eq(const struct flow_key *a, const struct flow_key *b)
+{
+	return key_eq(a, b);
+}
+
+static inline uint32_t key_hash(const struct flow_key *k, uint32_t seed)
 {
 	uint32_t h = seed;
 	int n = k->family == AF_INET6 ? 4 : 1;
@@ -52,6 +59,11 @@ uint32_t flow_key_hash(const struct flow_key *k, uint32_t seed)
 	h *= 0xc2b2ae35u;
 	h ^= h >> 16;
 	return h;
+}
+
+uint32_t flow_key_hash(const struct flow_key *k, uint32_t seed)
+{
+	return key_hash(k, seed);
 }
 
 static uint16_t icmp_reply_type(uint8_t l4proto, uint16_t typecode)
@@ -152,6 +164,46 @@ bool flow_state_eq(const struct flow *a, const struct flow *b)
 	       a->tcpflags[1] == b->tcpflags[1] &&
 	       ext_eq(a->ext, b->ext);
 }
+
+/* The kind's operations, on untyped objects. */
+static uint32_t kind_hash(const void *key, uint32_t seed)
+{
+	return key_hash(key, seed);
+}
+
+static bool kind_equal(const void *a, const void *b)
+{
+	return key_eq(a, b);
+}
+
+static int kind_copy(void *dst, const void *src)
+{
+	return flow_copy(dst, src);
+}
+
+static void kind_release(void *obj)
+{
+	flow_free_ext(obj);
+}
+
+static bool kind_state_equal(const void *a, const void *b)
+{
+	return flow_state_eq(a, b);
+}
+
+_Static_assert(offsetof(struct flow, key) == 0, "a cached object begins with its key");
+_Static_assert(_Alignof(struct flow) <= _Alignof(struct cache_entry),
+	       "a cached object needs no more alignment than an entry's");
+
+const struct cache_kind cache_kind_flow = {
+	.name = "flow",
+	.obj_size = sizeof(struct flow),
+	.hash = kind_hash,
+	.equal = kind_equal,
+	.copy = kind_copy,
+	.release = kind_release,
+	.state_equal = kind_state_equal,
+};
 
 const char *flow_proto_name(uint8_t p)
 {

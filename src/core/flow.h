@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cache.h"
+
 union flow_addr {
 	uint32_t v4;
 	uint32_t v6[4];
@@ -78,6 +80,16 @@ struct flow {
 	uint8_t  tcpflags[2];	/* TCP nf_ct_tcp_flags.flags, orig/reply; DCCP: [0] role */
 	struct flow_ext *ext;	/* NULL when no optional state */
 };
+
+/* Flows as a kind of cached object (cache.h): keyed by struct flow_key,
+ * deep-copied with their ext, compared with flow_state_eq(). */
+extern const struct cache_kind cache_kind_flow;
+
+/* The flow of an entry of a cache of cache_kind_flow. */
+static inline struct flow *cache_flow(struct cache_entry *e)
+{
+	return cache_obj(e);
+}
 
 /* Hash of the key (seeded, so a peer cannot aim at one bucket). */
 uint32_t flow_key_hash(const struct flow_key *k, uint32_t seed);

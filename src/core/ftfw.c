@@ -17,6 +17,25 @@
 
 /* ---- state -------------------------------------------------------------- */
 
+/*
+ * The engine's side data in an entry (cache.h): a node of the sender's
+ * queues, for the internal cache's entries; the bulk-end marker is
+ * ftfw's own node, told apart by its address.
+ *   q:  on the send queue (something to send)
+ *   ua: sent, not yet acknowledged by every live peer; the unacked list is
+ *       kept in ascending seq order
+ * Receiver side (external caches) reuses q for its tombstone list and
+ * never uses ua: external entries reserve the node up to ua only (16
+ * bytes a flow less), so ua must never be touched there.
+ */
+struct txnode {
+	struct list q;
+	uint64_t    seq;	/* sender: seq of the last DATA that carried it,
+				 * 0 = never sent; receiver: seq its state
+				 * came from */
+	struct list ua;
+};
+
 /* A peer's stream, as we receive it. */
 struct ftfw_rx {
 	bool     known;			/* a datagram of this stream was seen */
@@ -68,6 +87,11 @@ struct ftfw_peer {
 struct ftfw {
 	struct ftfw_conf conf;
 	struct cache *internal;
+	/* where the side data lives (cache_reserve()) */
+	size_t   tx_off;		/* internal: struct txnode */
+	size_t   gen_off;		/* internal: reconcile generation */
+	size_t   rx_off;		/* external: struct txnode up to ua */
+	struct cache_layout ext_layout;	/* the peers' caches */
 	/* sender */
 	uint64_t next_seq;
 	struct list txq;
@@ -114,6 +138,66 @@ static inline uint64_t min_u64(uint64_t a, uint64_t b)
 	return a < b ? a : b;
 }
 
+/* ---- side data of the caches' entries ----------------------------------- */
+
+/* The internal cache's entries: a flow, its reconcile generation (in
+ * the header's spare bytes) and its node. */
+static void internal_layout(struct cache_layout *l, size_t *tx_off,
+			    size_t *gen_off)
+{
+	cache_layout_init(l, &cache_kind_flow);
+	*gen_off = cache_reserve(l, sizeof(uint8_t), _Alignof(uint8_t));
+	*tx_off = cache_reserve(l, sizeof(struct txnode), _Alignof(struct txnode));
+}
+
+static inline struct txnode *tx_of(const struct ftfw *f, struct cache_entry *e)
+{
+	return cache_side(e, f->tx_off);
+}
+
+static inline struct cache_entry *tx_entry(const struct ftfw *f, struct txnode *n)
+{
+	return (struct cache_entry *)(void *)((char *)n - f->tx_off);
+}
+
+static inline uint8_t *gen_of(const struct ftfw *f, struct cache_entry *e)
+{
+	return cache_side(e, f->gen_off);
+}
+
+static inline struct txnode *rx_of(const struct ftfw *f, struct cache_entry *e)
+{
+	return cache_side(e, f->rx_off);
+}
+
+static inline struct cache_entry *rx_entry(const struct ftfw *f, struct txnode *n)
+{
+	return (struct cache_entry *)(void *)((char *)n - f->rx_off);
+}
+
+/* A new internal entry, its node on no list; NULL as cache_add(). */
+static struct cache_entry *internal_add(struct ftfw *f, const struct flow *fl)
+{
+	struct cache_entry *e = cache_add(f->internal, fl);
+
+	if (e) {
+		list_init(&tx_of(f, e)->q);
+		list_init(&tx_of(f, e)->ua);
+	}
+	return e;
+}
+
+/* The same for an external entry (no ua). */
+static struct cache_entry *external_add(const struct ftfw *f, struct ftfw_rx *rx,
+					const struct flow *fl)
+{
+	struct cache_entry *e = cache_add(rx->ext, fl);
+
+	if (e)
+		list_init(&rx_of(f, e)->q);
+	return e;
+}
+
 /* ---- receiver window ---------------------------------------------------- */
 
 static inline bool rx_has(const struct ftfw_rx *rx, uint64_t s)
@@ -137,17 +221,17 @@ static inline void rx_clear(struct ftfw_rx *rx, uint64_t s)
 	rx->bits[i / 64] &= ~((uint64_t)1 << (i % 64));
 }
 
-static void rx_drop_tombstones(struct ftfw_rx *rx, bool all)
+static void rx_drop_tombstones(const struct ftfw *f, struct ftfw_rx *rx, bool all)
 {
 	struct list *l, *n;
 
 	for (l = rx->tombstones.next; l != &rx->tombstones; l = n) {
-		struct cache_entry *e = txnode_entry(container_of(l, struct txnode, q));
+		struct txnode *t = container_of(l, struct txnode, q);
 
 		n = l->next;
-		if (all || e->tx.seq < rx->expected) {
-			list_del(&e->tx.q);
-			cache_del(rx->ext, e);
+		if (all || t->seq < rx->expected) {
+			list_del(&t->q);
+			cache_del(rx->ext, rx_entry(f, t));
 		}
 	}
 }
@@ -195,7 +279,7 @@ static int count_one(struct cache_entry *e, void *arg)
 {
 	struct sweep_ctx *sc = arg;
 
-	if (e->tx.seq < sc->begin)
+	if (rx_of(sc->f, e)->seq < sc->begin)
 		sc->n++;
 	else if (!(e->flags & CE_DEAD))
 		sc->kept++;
@@ -205,12 +289,13 @@ static int count_one(struct cache_entry *e, void *arg)
 static int sweep_one(struct cache_entry *e, void *arg)
 {
 	struct sweep_ctx *sc = arg;
+	struct txnode *n = rx_of(sc->f, e);
 
-	if (e->tx.seq < sc->begin) {
-		if (list_linked(&e->tx.q))
-			list_del(&e->tx.q);
+	if (n->seq < sc->begin) {
+		if (list_linked(&n->q))
+			list_del(&n->q);
 		bool live = !(e->flags & CE_DEAD);
-		struct flow_key k = e->flow.key;
+		struct flow_key k = cache_flow(e)->key;
 
 		cache_del(sc->p->rx.ext, e);
 		if (live)
@@ -233,7 +318,7 @@ static void rx_settle(struct ftfw *f, struct ftfw_peer *p, uint64_t now)
 		rx->expected++;
 	}
 	if (!list_empty(&rx->tombstones))
-		rx_drop_tombstones(rx, false);
+		rx_drop_tombstones(f, rx, false);
 	if (rx->sweep_pending && rx->expected > rx->sweep_end) {
 		struct sweep_ctx sc = { f, p, rx->sweep_begin, 0, 0 };
 		bool asked = rx->want_table && rx->sweep_begin > rx->want_after;
@@ -319,7 +404,9 @@ static void rx_want_table(struct ftfw *f, struct ftfw_peer *p, uint64_t now)
 
 static int forget_seq(struct cache_entry *e, void *arg)
 {
-	e->tx.seq = 0;
+	const struct ftfw *f = arg;
+
+	rx_of(f, e)->seq = 0;
 	return 0;
 }
 
@@ -329,12 +416,12 @@ static void rx_start(struct ftfw *f, struct ftfw_peer *p, uint32_t epoch,
 {
 	struct ftfw_rx *rx = &p->rx;
 
-	rx_drop_tombstones(rx, true);
+	rx_drop_tombstones(f, rx, true);
 	/* Seqs of its old life are not comparable with the new one's (each
 	 * life starts at a random origin): what we hold from before is older
 	 * than anything it sends now, and the sweep of its start-up table
 	 * removes whatever that table does not refresh. */
-	cache_foreach(rx->ext, forget_seq, NULL);
+	cache_foreach(rx->ext, forget_seq, f);
 	memset(rx->bits, 0, sizeof(rx->bits));
 	rx->known = true;
 	rx->epoch = epoch;
@@ -438,23 +525,23 @@ static void apply_flow(struct ftfw *f, struct ftfw_peer *p, uint64_t s,
 	bool changed = true;
 
 	if (e) {
-		if (e->tx.seq >= s) {
+		if (rx_of(f, e)->seq >= s) {
 			p->st.rx_stale++;
 			return;
 		}
 		if (e->flags & CE_DEAD) {
-			list_del(&e->tx.q);
+			list_del(&rx_of(f, e)->q);
 			cache_set_dead(rx->ext, e, false);
 		} else {
-			changed = !flow_state_eq(&e->flow, fl);
+			changed = !cache_same_state(rx->ext, e, fl);
 		}
-		if (flow_copy(&e->flow, fl) < 0)
+		if (cache_update(rx->ext, e, fl) < 0)
 			return;
-	} else if (!(e = cache_add(rx->ext, fl))) {
+	} else if (!(e = external_add(f, rx, fl))) {
 		refuse(p);
 		return;
 	}
-	e->tx.seq = s;
+	rx_of(f, e)->seq = s;
 	p->st.rx_flows++;
 	if (changed)
 		tell_external(f, p, e, &fl->key);
@@ -468,7 +555,7 @@ static void apply_destroy(struct ftfw *f, struct ftfw_peer *p, uint64_t s,
 	bool older_missing = rx->expected < s;
 	bool was_live = e && !(e->flags & CE_DEAD);
 
-	if (e && e->tx.seq >= s) {
+	if (e && rx_of(f, e)->seq >= s) {
 		p->st.rx_stale++;
 		return;
 	}
@@ -476,8 +563,8 @@ static void apply_destroy(struct ftfw *f, struct ftfw_peer *p, uint64_t s,
 	if (!older_missing) {
 		/* Nothing older can still arrive: forget it now. */
 		if (e) {
-			if (list_linked(&e->tx.q))
-				list_del(&e->tx.q);
+			if (list_linked(&rx_of(f, e)->q))
+				list_del(&rx_of(f, e)->q);
 			cache_del(rx->ext, e);
 		}
 	} else {
@@ -485,18 +572,18 @@ static void apply_destroy(struct ftfw *f, struct ftfw_peer *p, uint64_t s,
 		if (!e) {
 			struct flow tmp = { .key = *k };
 
-			if (!(e = cache_add(rx->ext, &tmp))) {
+			if (!(e = external_add(f, rx, &tmp))) {
 				refuse(p);
 				return;
 			}
 		} else {
-			flow_free_ext(&e->flow);
+			cache_release(rx->ext, e);
 		}
 		if (!(e->flags & CE_DEAD)) {
 			cache_set_dead(rx->ext, e, true);
-			list_add_tail(&rx->tombstones, &e->tx.q);
+			list_add_tail(&rx->tombstones, &rx_of(f, e)->q);
 		}
-		e->tx.seq = s;
+		rx_of(f, e)->seq = s;
 	}
 	if (was_live)
 		tell_external(f, p, NULL, k);
@@ -613,7 +700,7 @@ static void ua_release(struct ftfw *f, struct txnode *n)
 {
 	list_del(&n->ua);
 	if (n != &f->bulk_end) {
-		struct cache_entry *e = txnode_entry(n);
+		struct cache_entry *e = tx_entry(f, n);
 
 		if ((e->flags & CE_DEAD) && !list_linked(&n->q))
 			cache_del(f->internal, e);
@@ -831,7 +918,8 @@ static struct ftfw_peer *peer_init(struct ftfw *f, int i, const char *name)
 	struct ftfw_peer *p = &f->peers[i];
 
 	memset(p, 0, sizeof(*p));
-	p->rx.ext = cache_new_external(f->conf.max_external, f->conf.hash_seed ^ (uint32_t)i);
+	p->rx.ext = cache_new(&f->ext_layout, f->conf.max_external,
+			      f->conf.hash_seed ^ (uint32_t)i);
 	if (!p->rx.ext)
 		return NULL;
 	list_init(&p->rx.tombstones);
@@ -867,14 +955,32 @@ static struct ftfw_peer *peer_by_node(struct ftfw *f, uint32_t node, const char 
 
 /* ---- public ------------------------------------------------------------- */
 
+struct cache *ftfw_internal_new(size_t max_entries, uint32_t seed)
+{
+	struct cache_layout l;
+	size_t tx_off, gen_off;
+
+	internal_layout(&l, &tx_off, &gen_off);
+	return cache_new(&l, max_entries, seed);
+}
+
 struct ftfw *ftfw_new(const struct ftfw_conf *conf, struct cache *internal)
 {
 	struct ftfw *f = calloc(1, sizeof(*f));
+	struct cache_layout l;
 
 	if (!f)
 		return NULL;
 	f->conf = *conf;
+	f->conf.external = NULL;	/* read here only */
 	f->internal = internal;
+	internal_layout(&l, &f->tx_off, &f->gen_off);
+	if (conf->external)
+		f->ext_layout = *conf->external;
+	else
+		cache_layout_init(&f->ext_layout, &cache_kind_flow);
+	f->rx_off = cache_reserve(&f->ext_layout, offsetof(struct txnode, ua),
+				  _Alignof(struct txnode));
 	f->next_seq = SEQ_ORIGIN + conf->first_seq;
 	f->stream_start = f->next_seq;
 	list_init(&f->txq);
@@ -891,7 +997,7 @@ void ftfw_free(struct ftfw *f)
 		return;
 	for (int i = 0; i < CTSYNC_MAX_PEERS; i++) {
 		if (f->peers[i].used) {
-			rx_drop_tombstones(&f->peers[i].rx, true);
+			rx_drop_tombstones(f, &f->peers[i].rx, true);
 			cache_free(f->peers[i].rx.ext);
 		}
 	}
@@ -903,31 +1009,31 @@ int ftfw_local_update(struct ftfw *f, const struct flow *flow, bool own)
 	struct cache_entry *e = cache_find(f->internal, &flow->key);
 
 	if (!e) {
-		if (!(e = cache_add(f->internal, flow)))
+		if (!(e = internal_add(f, flow)))
 			return -1;
-		e->gen = f->gen;
+		*gen_of(f, e) = f->gen;
 		if (own)
-			e->tx.seq = 1;	/* peers hold it: a DESTROY must be sent */
+			tx_of(f, e)->seq = 1;	/* peers hold it: a DESTROY must be sent */
 		else
-			txq_add(f, &e->tx);
+			txq_add(f, tx_of(f, e));
 		return 0;
 	}
-	e->gen = f->gen;
+	*gen_of(f, e) = f->gen;
 	if (e->flags & CE_DEAD) {
 		cache_set_dead(f->internal, e, false);
-		if (flow_copy(&e->flow, flow) < 0)
+		if (cache_update(f->internal, e, flow) < 0)
 			return -1;
-		txq_add(f, &e->tx);
+		txq_add(f, tx_of(f, e));
 		return 0;
 	}
-	if (flow_state_eq(&e->flow, flow)) {
-		e->flow.timeout = flow->timeout;
+	if (cache_same_state(f->internal, e, flow)) {
+		cache_flow(e)->timeout = flow->timeout;
 		return 0;
 	}
-	if (flow_copy(&e->flow, flow) < 0)
+	if (cache_update(f->internal, e, flow) < 0)
 		return -1;
 	if (!own)
-		txq_add(f, &e->tx);
+		txq_add(f, tx_of(f, e));
 	return 0;
 }
 
@@ -935,18 +1041,21 @@ void ftfw_local_destroy(struct ftfw *f, const struct flow_key *key)
 {
 	struct cache_entry *e = cache_find(f->internal, key);
 
+	struct txnode *n;
+
 	if (!e || (e->flags & CE_DEAD))
 		return;
-	if (e->tx.seq == 0) {
+	n = tx_of(f, e);
+	if (n->seq == 0) {
 		/* Never sent: no peer needs to hear of it. */
-		if (list_linked(&e->tx.q))
-			txq_del(f, &e->tx);
+		if (list_linked(&n->q))
+			txq_del(f, n);
 		cache_del(f->internal, e);
 		return;
 	}
 	cache_set_dead(f->internal, e, true);
-	flow_free_ext(&e->flow);
-	txq_add(f, &e->tx);
+	cache_release(f->internal, e);
+	txq_add(f, n);
 }
 
 void ftfw_reconcile_begin(struct ftfw *f)
@@ -963,8 +1072,8 @@ static int reconcile_one(struct cache_entry *e, void *arg)
 {
 	struct reconcile_ctx *rc = arg;
 
-	if (!(e->flags & CE_DEAD) && e->gen != rc->f->gen) {
-		ftfw_local_destroy(rc->f, &e->flow.key);
+	if (!(e->flags & CE_DEAD) && *gen_of(rc->f, e) != rc->f->gen) {
+		ftfw_local_destroy(rc->f, &cache_flow(e)->key);
 		rc->n++;
 	}
 	return 0;
@@ -1001,7 +1110,7 @@ static int bulk_one(struct cache_entry *e, void *arg)
 	struct ftfw *f = arg;
 
 	if (!(e->flags & CE_DEAD))
-		txq_add(f, &e->tx);
+		txq_add(f, tx_of(f, e));
 	return 0;
 }
 
@@ -1435,13 +1544,13 @@ static size_t build_data(struct ftfw *f, uint8_t *buf, size_t cap)
 		if (n == &f->bulk_end) {
 			r = wire_put_bulk_end(&w, (uint32_t)f->bulk_begin);
 		} else {
-			struct cache_entry *e = txnode_entry(n);
+			struct cache_entry *e = tx_entry(f, n);
 
 			if (e->flags & CE_DEAD) {
-				r = wire_put_destroy(&w, &e->flow.key);
+				r = wire_put_destroy(&w, &cache_flow(e)->key);
 				f->tx.destroys += r == 0;
 			} else {
-				r = wire_put_flow(&w, &e->flow);
+				r = wire_put_flow(&w, cache_flow(e));
 				f->tx.flows += r == 0;
 			}
 		}

@@ -114,6 +114,11 @@ struct ftfw_conf {
 	void (*on_external)(void *arg, struct cache_entry *e,
 			    const struct flow_key *k);
 	void *external_arg;
+	/* Optional: the external entries' layout, a flow layout with the
+	 * caller's own side data reserved (hot standby's, standby.h);
+	 * NULL: none.  Read by ftfw_new() only, which reserves the
+	 * engine's side data after the caller's. */
+	const struct cache_layout *external;
 };
 
 struct ftfw_tx_stats {
@@ -198,7 +203,12 @@ struct ftfw_peer_info {
 /* The engine; its insides are its own (ftfw.c). */
 struct ftfw;
 
-/* Returns NULL on ENOMEM.  internal is borrowed (the daemon owns it). */
+/* The internal cache: flows, with the engine's side data in each entry.
+ * The caller owns it (cache_free()).  NULL on ENOMEM. */
+struct cache *ftfw_internal_new(size_t max_entries, uint32_t seed);
+
+/* Returns NULL on ENOMEM.  internal, from ftfw_internal_new(), is
+ * borrowed (the daemon owns it). */
 struct ftfw *ftfw_new(const struct ftfw_conf *conf, struct cache *internal);
 void ftfw_free(struct ftfw *f);
 
@@ -330,8 +340,8 @@ bool ftfw_peer_info(const struct ftfw *f, int slot, struct ftfw_peer_info *pi);
 /*
  * The live entry of k in peer slot's external cache, or with
  * FTFW_ALL_PEERS in the first peer's (in slot order) that holds it; NULL
- * if none.  The caller may change the entry's CE_QUEUED and kexp (hot
- * standby), nothing else.
+ * if none.  The caller may change its own side data in the entry
+ * (conf.external), nothing else.
  */
 struct cache_entry *ftfw_find_external(const struct ftfw *f, int slot,
 				       const struct flow_key *k);

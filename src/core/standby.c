@@ -21,6 +21,25 @@ struct standby {
 	struct standby_stats st;
 };
 
+struct standby_side standby_reserve(struct cache_layout *l)
+{
+	struct standby_side side;
+
+	side.queued = cache_reserve(l, sizeof(uint8_t), _Alignof(uint8_t));
+	side.kexp = cache_reserve(l, sizeof(uint32_t), _Alignof(uint32_t));
+	return side;
+}
+
+static inline uint8_t *queued(const struct standby *st, struct cache_entry *e)
+{
+	return cache_side(e, st->ops.side.queued);
+}
+
+static inline uint32_t *kexp(const struct standby *st, struct cache_entry *e)
+{
+	return cache_side(e, st->ops.side.kexp);
+}
+
 struct standby *standby_new(const struct standby_ops *ops)
 {
 	struct standby *st = calloc(1, sizeof(*st));
@@ -68,15 +87,15 @@ static int push(struct standby *st, const struct flow_key *k)
  * memory, it is left to the sweep. */
 static void queue(struct standby *st, struct cache_entry *e)
 {
-	if (e->flags & CE_QUEUED)
+	if (*queued(st, e))
 		return;
-	if (queue_full(st) || push(st, &e->flow.key) < 0) {
-		e->kexp = 0;
+	if (queue_full(st) || push(st, &cache_flow(e)->key) < 0) {
+		*kexp(st, e) = 0;
 		st->sweep_due = true;
 		st->st.deferred++;
 		return;
 	}
-	e->flags |= CE_QUEUED;
+	*queued(st, e) = 1;
 }
 
 /* k's copy must follow the external caches: written, or deleted when no
@@ -119,15 +138,17 @@ bool standby_kernel_event(struct standby *st, const struct flow_key *k,
 /* Every copy is to be written again. */
 static int unwritten_one(struct cache_entry *e, void *arg)
 {
-	e->kexp = 0;
-	e->flags &= ~CE_QUEUED;
+	const struct standby *st = arg;
+
+	*kexp(st, e) = 0;
+	*queued(st, e) = 0;
 	return 0;
 }
 
 static void rewrite_all(struct standby *st)
 {
 	st->i = st->n = 0;
-	st->ops.foreach(st->ops.arg, unwritten_one, NULL);
+	st->ops.foreach(st->ops.arg, unwritten_one, st);
 	st->sweep_due = true;
 }
 
@@ -139,7 +160,7 @@ void standby_start(struct standby *st, uint64_t now)
 	rewrite_all(st);
 }
 
-/* The entries keep their CE_QUEUED: standby_start() clears it. */
+/* The entries keep their queued mark: standby_start() clears it. */
 void standby_stop(struct standby *st)
 {
 	st->active = false;
@@ -171,11 +192,12 @@ static int sweep_one(struct cache_entry *e, void *arg)
 {
 	struct standby *st = arg;
 
-	if ((e->flags & (CE_DEAD | CE_QUEUED)) || e->kexp > st->now_s + STANDBY_MARGIN_S)
+	if ((e->flags & CE_DEAD) || *queued(st, e) ||
+	    *kexp(st, e) > st->now_s + STANDBY_MARGIN_S)
 		return 0;
 	if (queue_full(st))
 		return 1;
-	if (e->kexp)
+	if (*kexp(st, e))
 		st->st.refreshed++;
 	queue(st, e);
 	return 0;
@@ -210,6 +232,7 @@ bool standby_step(struct standby *st, uint64_t now)
 bool standby_next(struct standby *st, struct standby_op *op)
 {
 	struct cache_entry *e;
+	struct flow *f;
 	struct flow_key k;
 
 	if (st->i == st->n || !st->budget)
@@ -223,14 +246,15 @@ bool standby_next(struct standby *st, struct standby_op *op)
 		op->del = true;
 		return true;
 	}
-	e->flags &= ~CE_QUEUED;
+	*queued(st, e) = 0;
 	if (st->ops.own(st->ops.arg, &k)) {
 		op->release = true;
 		st->st.released++;
 	}
-	e->kexp = st->now_s + ((e->flow.flags & FLOW_F_TIMEOUT) ?
-			       e->flow.timeout : STANDBY_TIMEOUT_S);
-	op->flow = &e->flow;
+	f = cache_flow(e);
+	*kexp(st, e) = st->now_s + ((f->flags & FLOW_F_TIMEOUT) ?
+				    f->timeout : STANDBY_TIMEOUT_S);
+	op->flow = f;
 	return true;
 }
 

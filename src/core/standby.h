@@ -8,10 +8,10 @@
  *
  * The external caches are the caller's (one per peer, filled by the
  * replication engine): the module reaches them only through
- * struct standby_ops, and keeps its own bookkeeping in their entries
- * (CE_QUEUED, kexp).
+ * struct standby_ops, and keeps its own bookkeeping in their entries as
+ * side data (queued, kexp; standby_reserve()).
  *
- *   - A changed flow waits in a queue by key, once (CE_QUEUED), and is
+ *   - A changed flow waits in a queue by key, once (queued), and is
  *     written with its state as of the write: created, or updated where
  *     the kernel has it.  A key no peer holds any more is deleted.
  *     Deletes always wait; past STANDBY_QUEUE waiting changes the rest
@@ -47,6 +47,16 @@
 /* The life taken for a copy whose flow carries no timeout. */
 #define STANDBY_TIMEOUT_S	120
 
+/* Where the module's side data lies in an external entry (cache.h). */
+struct standby_side {
+	size_t queued;		/* uint8_t: waiting in the queue */
+	size_t kexp;		/* uint32_t: when the kernel's copy runs out
+				 * (the caller's clock, s); 0 not written */
+};
+
+/* Reserve the module's side data in l, the external caches' layout. */
+struct standby_side standby_reserve(struct cache_layout *l);
+
 /* How the module reaches the external caches.  Every callback gets arg. */
 struct standby_ops {
 	/* The live entry (no tombstone) of the peer holding k, or NULL
@@ -60,6 +70,7 @@ struct standby_ops {
 	 * cache)? */
 	bool (*own)(void *arg, const struct flow_key *k);
 	void *arg;
+	struct standby_side side;	/* standby_reserve() on their layout */
 };
 
 /* One write, from standby_next(). */

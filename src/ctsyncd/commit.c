@@ -53,7 +53,7 @@ static int collect_one(struct cache_entry *e, uint32_t origin, void *arg)
 
 	if (e->flags & CE_DEAD)
 		return 0;
-	if (skip && (o = cache_find(skip, &e->flow.key)) && !(o->flags & CE_DEAD))
+	if (skip && (o = cache_find(skip, &cache_flow(e)->key)) && !(o->flags & CE_DEAD))
 		return 0;
 	if (j->n == j->cap) {
 		size_t cap = j->cap ? j->cap * 2 : 4096;
@@ -78,8 +78,8 @@ static const struct flow *commit_next(void *arg, bool *del)
 		if ((j->i & 255) == 0 && now_us() >= j->slice_end)
 			return NULL;	/* the rest in the next slice */
 		j->i++;
-		if (!(e->flags & CE_DEAD) && ftfw_find_external(j->d->ftfw, FTFW_ALL_PEERS, &e->flow.key) == e)
-			return &e->flow;
+		if (!(e->flags & CE_DEAD) && ftfw_find_external(j->d->ftfw, FTFW_ALL_PEERS, &cache_flow(e)->key) == e)
+			return cache_flow(e);
 		j->gone++;
 	}
 	return NULL;

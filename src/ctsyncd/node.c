@@ -468,6 +468,8 @@ int node_init(struct daemon *d, const struct config *c, const struct auth_keyrin
 	struct prefix local[256];
 	size_t nlocal;
 	struct ftfw_conf fc;
+	struct cache_layout ext;
+	struct standby_side side;
 
 	d->conf = *c;
 	d->keys = *keys;
@@ -482,10 +484,12 @@ int node_init(struct daemon *d, const struct config *c, const struct auth_keyrin
 	}
 	nlocal = c->filter.ignore_local ? host_local_prefixes(c, local, 256) : 0;
 	if (!(d->filter = filter_new(&c->filter, local, nlocal)) ||
-	    !(d->internal = cache_new(c->cache.max_entries, host_random_u32()))) {
+	    !(d->internal = ftfw_internal_new(c->cache.max_entries, host_random_u32()))) {
 		log_warn("filter and cache");
 		return -1;
 	}
+	cache_layout_init(&ext, &cache_kind_flow);
+	side = standby_reserve(&ext);
 	fc = (struct ftfw_conf){
 		.node_id = c->node_id ? c->node_id : host_node_id(c),
 		.epoch = host_random_u32(),
@@ -501,11 +505,12 @@ int node_init(struct daemon *d, const struct config *c, const struct auth_keyrin
 		.first_counter = host_realtime_us(),
 		.on_external = on_external,
 		.external_arg = d,
+		.external = &ext,
 	};
 	if (!(d->ftfw = ftfw_new(&fc, d->internal)) ||
 	    !(d->standby = standby_new(&(struct standby_ops){
 		.find = standby_find, .foreach = standby_foreach,
-		.own = standby_own, .arg = d }))) {
+		.own = standby_own, .arg = d, .side = side }))) {
 		log_warn("replication engine");
 		return -1;
 	}

@@ -222,7 +222,7 @@ static int dump_one(struct cache_entry *e, uint32_t origin, void *arg)
 	struct dump_ctx *dc = arg;
 
 	if (!(e->flags & CE_DEAD))
-		ctl_put_flow(&dc->c->out, origin, &e->flow);
+		ctl_put_flow(&dc->c->out, origin, cache_flow(e));
 	if ((++dc->n & 4095) == 0)
 		daemon_keepalive(dc->d);
 	return 0;

@@ -102,7 +102,7 @@ static void node_start(struct net *w, int i, uint32_t epoch, uint32_t first_seq)
 	struct ftfw_conf conf = mkconf((uint32_t)(i + 1), epoch, first_seq);
 
 	if (!n->internal)
-		n->internal = cache_new(0, 99);
+		n->internal = ftfw_internal_new(0, 99);
 	conf.keys = n->keys;
 	if (n->window)
 		conf.window = n->window;
@@ -284,10 +284,10 @@ static int cmp_one(struct cache_entry *e, void *arg)
 	if (e->flags & CE_DEAD)
 		return 0;
 	if (cc->other)
-		o = cache_find(cc->other, &e->flow.key);
+		o = cache_find(cc->other, &cache_flow(e)->key);
 	else
-		o = ftfw_find_external(cc->f, cc->slot, &e->flow.key);
-	if (!o || (o->flags & CE_DEAD) || !flow_state_eq(&e->flow, &o->flow))
+		o = ftfw_find_external(cc->f, cc->slot, &cache_flow(e)->key);
+	if (!o || (o->flags & CE_DEAD) || !flow_state_eq(cache_flow(e), cache_flow(o)))
 		cc->bad++;
 	cc->checked++;
 	return 0;
@@ -475,7 +475,7 @@ static void test_many_seeds(void **state)
  */
 static void test_never_backwards(void **state)
 {
-	struct cache *ca = cache_new(0, 1), *cb = cache_new(0, 1);
+	struct cache *ca = ftfw_internal_new(0, 1), *cb = ftfw_internal_new(0, 1);
 	struct ftfw *a = mkftfw(ca, 1, 0x77, 0), *b = mkftfw(cb, 2, 0x88, 0);
 	uint8_t d1[MTU], d2[MTU], d3[MTU];
 	size_t l1, l2, l3;
@@ -500,7 +500,7 @@ static void test_never_backwards(void **state)
 	ftfw_input(b, sb, "a", d1, l1, 21);		/* late, older */
 	e = ftfw_find_external(b, sb, &x.key);
 	assert_non_null(e);
-	assert_int_equal(e->flow.proto_state, 7);
+	assert_int_equal(cache_flow(e)->proto_state, 7);
 	assert_true(ftfw_peer_info(b, sb, &pi));
 	assert_int_equal(pi.st.rx_stale, 1);
 	assert_non_null(ftfw_find_external(b, sb, &y.key));
@@ -511,7 +511,7 @@ static void test_never_backwards(void **state)
 	assert_true(l3 > WIRE_HDR_LEN);
 	ftfw_free(b);
 	cache_free(cb);
-	cb = cache_new(0, 1);
+	cb = ftfw_internal_new(0, 1);
 	b = mkftfw(cb, 2, 0x89, 0);
 	sb = ftfw_add_peer(b, "a");
 	ftfw_input(b, sb, "a", d3, l3, 30);
@@ -932,7 +932,7 @@ static void inject(struct net *w, const uint8_t *buf, size_t len)
  * not sealing), sends node 1 new flows of its own. */
 static void forge_flows(struct net *w, const struct auth_keyring *keys)
 {
-	struct cache *fc = cache_new(0, 5);
+	struct cache *fc = ftfw_internal_new(0, 5);
 	struct ftfw_conf conf = *ftfw_conf(w->n[0].f);
 	struct ftfw *forger;
 	uint8_t buf[MTU];
@@ -1519,6 +1519,15 @@ static bool holds(struct net *w, uint32_t i)
  * destroys and the sweep after a restarted sender's smaller table; state
  * the cache already holds (a resync) is not reported again.
  */
+/* The kernel's table: flows, nothing beside them. */
+static struct cache *flows(uint32_t seed)
+{
+	struct cache_layout l;
+
+	cache_layout_init(&l, &cache_kind_flow);
+	return cache_new(&l, 0, seed);
+}
+
 struct kernel_sim {
 	struct cache *kernel;
 	struct ftfw *f;
@@ -1535,9 +1544,9 @@ static void sim_external(void *arg, struct cache_entry *e, const struct flow_key
 	assert_ptr_equal(e, ftfw_find_external(ks->f, FTFW_ALL_PEERS, k));
 	if (e) {
 		if (o)
-			assert_int_equal(flow_copy(&o->flow, &e->flow), 0);
+			assert_int_equal(flow_copy(cache_flow(o), cache_flow(e)), 0);
 		else
-			assert_non_null(cache_add(ks->kernel, &e->flow));
+			assert_non_null(cache_add(ks->kernel, cache_flow(e)));
 	} else if (o) {
 		cache_del(ks->kernel, o);
 	}
@@ -1563,7 +1572,7 @@ static void assert_kernel_equal(struct net *w, struct kernel_sim *ks)
 
 static void test_external_reports(void **state)
 {
-	struct kernel_sim ks = { .kernel = cache_new(0, 5) };
+	struct kernel_sim ks = { .kernel = flows(5) };
 	struct net w;
 	size_t before;
 

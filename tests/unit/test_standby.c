@@ -23,6 +23,7 @@ struct world {
 	struct cache *ext[2];	/* the peers' tables */
 	struct cache *own;	/* this node's */
 	struct standby *st;
+	struct standby_side side;	/* the module's, in ext[] entries */
 };
 
 /* One write as the kernel would get it. */
@@ -88,15 +89,30 @@ static uint32_t id_of(const struct flow_key *k)
 	return ntohl(k->orig.src.v4) - 0xc6336400u;
 }
 
+/* The module's side data in an external entry. */
+static uint32_t kexp(const struct world *w, struct cache_entry *e)
+{
+	return *(uint32_t *)cache_side(e, w->side.kexp);
+}
+
+static bool queued(const struct world *w, struct cache_entry *e)
+{
+	return *(uint8_t *)cache_side(e, w->side.queued);
+}
+
 static int setup(void **state)
 {
 	struct world *w = calloc(1, sizeof(*w));
-	struct standby_ops ops = { w_find, w_foreach, w_own, w };
+	struct standby_ops ops = { w_find, w_foreach, w_own, w, { 0, 0 } };
+	struct cache_layout ext, own;
 
 	assert_non_null(w);
-	w->ext[0] = cache_new_external(0, 1);
-	w->ext[1] = cache_new_external(0, 2);
-	w->own = cache_new(0, 3);
+	cache_layout_init(&ext, &cache_kind_flow);
+	cache_layout_init(&own, &cache_kind_flow);
+	ops.side = w->side = standby_reserve(&ext);
+	w->ext[0] = cache_new(&ext, 0, 1);
+	w->ext[1] = cache_new(&ext, 0, 2);
+	w->own = cache_new(&own, 0, 3);
 	w->st = standby_new(&ops);
 	assert_non_null(w->ext[0]);
 	assert_non_null(w->ext[1]);
@@ -128,9 +144,9 @@ static struct cache_entry *hold(struct world *w, int p, uint32_t i,
 	if (!e)
 		assert_non_null(e = cache_add(w->ext[p], &f));
 	cache_set_dead(w->ext[p], e, false);
-	e->flow.timeout = timeout;
-	e->flow.flags = timeout ? FLOW_F_TIMEOUT : 0;
-	e->flow.mark = mark;
+	cache_flow(e)->timeout = timeout;
+	cache_flow(e)->flags = timeout ? FLOW_F_TIMEOUT : 0;
+	cache_flow(e)->mark = mark;
 	return e;
 }
 
@@ -235,9 +251,9 @@ static void test_start_writes_all(void **state)
 	assert_int_equal(s.n, 2);
 	for (size_t k = 0; k < s.n; k++)
 		assert_false(s.w[k].del);
-	assert_int_equal(a->kexp, T0 / 1000 + 60);
-	assert_int_equal(b->kexp, T0 / 1000 + STANDBY_TIMEOUT_S);
-	assert_false(a->flags & CE_QUEUED);
+	assert_int_equal(kexp(w, a), T0 / 1000 + 60);
+	assert_int_equal(kexp(w, b), T0 / 1000 + STANDBY_TIMEOUT_S);
+	assert_false(queued(w, a));
 	/* Nothing more until the next sweep. */
 	assert_true(standby_next_deadline(w->st, T0) == T0 + STANDBY_SWEEP_MS);
 	assert_int_equal(standby_stats(w->st)->refreshed, 0);
@@ -279,7 +295,7 @@ static void test_expiry_refresh(void **state)
 
 	hold(w, 0, 2, 600, 0);		/* stays good throughout */
 	become_backup(w, T0);
-	assert_int_equal(e->kexp, T0 / 1000 + 60);
+	assert_int_equal(kexp(w, e), T0 / 1000 + 60);
 	/* Sweep by sweep until the first copy is due. */
 	for (t = T0 + STANDBY_SWEEP_MS; t < due; t += STANDBY_SWEEP_MS) {
 		assert_true(standby_next_deadline(w->st, t - 1) == t);
@@ -291,7 +307,7 @@ static void test_expiry_refresh(void **state)
 	s = run_all(w, t);
 	assert_int_equal(s.n, 1);
 	assert_int_equal(s.w[0].id, 1);
-	assert_int_equal(e->kexp, t / 1000 + 60);
+	assert_int_equal(kexp(w, e), t / 1000 + 60);
 	assert_int_equal(standby_stats(w->st)->refreshed, 1);
 	free(s.w);
 }
@@ -446,8 +462,8 @@ static void test_queue_overflow(void **state)
 	}
 	assert_int_equal(standby_queued(w->st), STANDBY_QUEUE);
 	assert_int_equal(standby_stats(w->st)->deferred, 10);
-	assert_int_equal(last->kexp, 0);
-	assert_false(last->flags & CE_QUEUED);
+	assert_int_equal(kexp(w, last), 0);
+	assert_false(queued(w, last));
 	/* A delete waits beyond the limit. */
 	hold(w, 1, late, 60, 0);
 	destroy(w, 1, late);
@@ -458,7 +474,7 @@ static void test_queue_overflow(void **state)
 	for (size_t k = 0; k < s.n; k++)
 		dels += s.w[k].del;
 	assert_int_equal(dels, 1);
-	assert_int_equal(last->kexp, (T0 + 10) / 1000 + 60);
+	assert_int_equal(kexp(w, last), (T0 + 10) / 1000 + 60);
 	assert_int_equal(standby_stats(w->st)->refreshed, 0);
 	free(s.w);
 
@@ -474,7 +490,7 @@ static void test_queue_overflow(void **state)
 	for (uint32_t i = 0; i < n; i += 997) {
 		struct flow f = mk(i);
 
-		assert_int_not_equal(cache_find(w->ext[0], &f.key)->kexp, 0);
+		assert_int_not_equal(kexp(w, cache_find(w->ext[0], &f.key)), 0);
 	}
 }
 
@@ -493,8 +509,8 @@ static void test_step_failed(void **state)
 	assert_true(standby_next(w->st, &op));
 	standby_step_failed(w->st);
 	assert_int_equal(standby_queued(w->st), 0);
-	assert_int_equal(e->kexp, 0);
-	assert_false(e->flags & CE_QUEUED);
+	assert_int_equal(kexp(w, e), 0);
+	assert_false(queued(w, e));
 	assert_false(standby_step(w->st, T0 + 1));
 	assert_true(standby_next_deadline(w->st, T0 + 1) == T0 + STANDBY_SWEEP_MS);
 	s = run_all(w, T0 + STANDBY_SWEEP_MS);
