@@ -158,6 +158,7 @@ void cache_clear(struct cache *c)
 	c->st.deleted += c->count;
 	c->count = 0;
 	c->dead = 0;
+	c->held = NULL;		/* in the slabs too */
 	/* no entry is left: give the slabs back */
 	while (c->slabs) {
 		struct cache_slab *s = c->slabs;
@@ -279,7 +280,30 @@ void cache_del(struct cache *c, struct cache_entry *e)
 		c->dead--;
 	c->count--;
 	c->st.deleted++;
+	if (c->holding) {
+		cache_release(c, e);
+		e->flags |= CE_DEAD;
+		e->hnext = c->held;
+		c->held = e;
+		return;
+	}
 	entry_free(c, e);
+}
+
+void cache_hold(struct cache *c, bool on)
+{
+	if (on) {
+		c->holding++;
+		return;
+	}
+	if (c->holding && --c->holding)
+		return;
+	while (c->held) {
+		struct cache_entry *e = c->held;
+
+		c->held = e->hnext;
+		entry_put(c, e);
+	}
 }
 
 void cache_set_dead(struct cache *c, struct cache_entry *e, bool dead)

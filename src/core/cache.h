@@ -148,6 +148,8 @@ struct cache {
 	size_t   esize;		/* bytes per entry */
 	struct cache_slab *slabs;
 	struct cache_entry *free;	/* free entries, through hnext */
+	unsigned holding;		/* cache_hold() depth */
+	struct cache_entry *held;	/* deleted while held, through hnext */
 	struct cache_stats st;
 };
 
@@ -191,6 +193,17 @@ static inline void cache_release(const struct cache *c, struct cache_entry *e)
 
 /* Unlink e from the table and free it.  e must not be on any list. */
 void cache_del(struct cache *c, struct cache_entry *e);
+
+/*
+ * Hold (on) or release the entries cache_del() frees: while held, a
+ * deleted entry leaves the table but keeps its memory, marked CE_DEAD
+ * (its object released, its key kept), so a pointer to it taken before
+ * stays safe to read; it is freed when the last hold ends.  For a walk
+ * that spans turns of the event loop over a snapshot of entries (the
+ * daemon's sliced commit).  Nests.  cache_clear() and cache_free() free
+ * held entries too: a holder must not call them.
+ */
+void cache_hold(struct cache *c, bool on);
 
 /* Mark or clear a tombstone, keeping c->dead right. */
 void cache_set_dead(struct cache *c, struct cache_entry *e, bool dead);

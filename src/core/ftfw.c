@@ -1141,6 +1141,13 @@ int ftfw_request_resync(struct ftfw *f, uint64_t now)
 	return n;
 }
 
+void ftfw_hold_external(struct ftfw *f, bool on)
+{
+	for (int i = 0; i < CTSYNC_MAX_PEERS; i++)
+		if (f->peers[i].used)
+			cache_hold(f->peers[i].rx.ext, on);
+}
+
 void ftfw_flush_external(struct ftfw *f)
 {
 	for (int i = 0; i < CTSYNC_MAX_PEERS; i++) {

@@ -243,8 +243,12 @@ void ftfw_reset_internal(struct ftfw *f);
 void ftfw_start_bulk(struct ftfw *f);
 /* Ask every known peer for its whole table.  Returns peers asked. */
 int ftfw_request_resync(struct ftfw *f, uint64_t now);
-/* Empty every external cache. */
+/* Empty every external cache (never while held, see below). */
 void ftfw_flush_external(struct ftfw *f);
+/* Hold or release the external caches' deleted entries (cache_hold()):
+ * pointers to external entries taken while held stay safe to read, a
+ * deleted one marked CE_DEAD, until the hold ends. */
+void ftfw_hold_external(struct ftfw *f, bool on);
 
 /* --- the network ------------------------------------------------------- */
 

@@ -8,12 +8,12 @@
  * watchdog fed: at millions of flows a commit takes tens of seconds.
  * Requests that change state wait for its end (requests.c).
  *
- * The loop may change the external caches meanwhile.  An entry is written
- * only if it still is its flow's entry, with its state as of then; one
- * freed meanwhile is skipped (counted gone), one reused for another flow
- * writes that flow, which is live.  The memory stays valid: entries go
- * back to their cache's slabs, which only a flush of the external cache
- * (a parked request) or the exit releases.
+ * The loop may change the external caches meanwhile.  Each entry is
+ * written with its state as of its slice; one deleted meanwhile is
+ * skipped (counted gone): the caches are held for the commit's length
+ * (ftfw_hold_external()), so a deleted entry keeps its memory, marked
+ * dead, until the commit ends.  Only a flush of the external cache would
+ * free them, and a flush changes state: it waits for the commit.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -78,7 +78,7 @@ static const struct flow *commit_next(void *arg, bool *del)
 		if ((j->i & 255) == 0 && now_us() >= j->slice_end)
 			return NULL;	/* the rest in the next slice */
 		j->i++;
-		if (!(e->flags & CE_DEAD) && ftfw_find_external(j->d->ftfw, FTFW_ALL_PEERS, &cache_flow(e)->key) == e)
+		if (!(e->flags & CE_DEAD))
 			return cache_flow(e);
 		j->gone++;
 	}
@@ -131,6 +131,7 @@ void commit_start(struct daemon *d, struct client *cl, unsigned flags, bool mast
 	j->flags = flags;
 	j->t0 = now_us();
 	j->progress_at = now_ms() + COMMIT_PROGRESS_MS;
+	ftfw_hold_external(d->ftfw, true);
 	rc = ftfw_foreach_external(d->ftfw, FTFW_ALL_PEERS, collect_one, j);
 	if (rc < 0) {
 		j->err = -ENOMEM;
@@ -267,6 +268,7 @@ static void commit_end(struct daemon *d, int err)
 	}
 	free(j->v);
 	free(j);
+	ftfw_hold_external(d->ftfw, false);
 	if (cl) {
 		cl->c->waiting = false;
 		ctl_put_done(&cl->c->out, rc, msg);
@@ -292,8 +294,10 @@ void commit_client_gone(struct daemon *d, struct client *cl)
 /* At exit, with a commit under way: nobody waits any more. */
 void commit_free(struct daemon *d)
 {
-	if (d->job)
+	if (d->job) {
 		free(d->job->v);
+		ftfw_hold_external(d->ftfw, false);
+	}
 	free(d->job);
 	d->job = NULL;
 }

@@ -15,7 +15,8 @@
 # Between creates and updates, ctsyncd's fw2 commits its whole external
 # cache into its kernel (`ctctl commit`, then re-reads its table; the
 # commit runs in slices, so fw2 must answer stats and take fw1's datagrams
-# meanwhile, and answer a resync sent meanwhile only after it), then
+# meanwhile, skip flows fw1 deletes meanwhile (N/10 UDP flows made for
+# it), and answer a resync sent meanwhile only after it), then
 # becomes a hot-standby backup (`ctctl backup`: every flow written into
 # its kernel again, in steps; the updates and deletes that follow are
 # written there too as they arrive).  In
@@ -239,8 +240,12 @@ compare_sets() {
 
 # commit_phase REP: fw2 commits its external cache (ctsyncd only).
 commit_phase() {
-	local rep=$1 t0 t1 out before written0 runs0 runs pending
+	local rep=$1 t0 t1 out before written0 runs0 runs pending left gone M=$((N / 10))
 	[[ $DAEMON == ctsyncd ]] || return 0
+	# M more flows (UDP, the same addresses) that fw1 deletes while fw2
+	# commits: entries leave fw2's external cache under the commit.
+	out=$(nsx "$NS1" "$CTGEN" -n "$M" -b "$BATCH" -p udp --json 2>&1) || die "ctgen -p udp on fw1: $out"
+	wait_until "$SETTLE_S" held_count $((N + M)) || fail "rep $rep: fw2 holds $(ext_count) of $((N + M)) before its commit"
 	before=$(nsx "$NS2" conntrack -C)
 	runs0=$(stat_of "$NS2" "$SOCK2" .commit.runs)
 	t0=$(cts_now_us)
@@ -250,7 +255,14 @@ commit_phase() {
 	local cpid=$! crc=0 mid
 	# The commit runs in slices: meanwhile fw2 answers other requests
 	# and takes fw1's datagrams (its heartbeats at least).
+	committing() { [[ $(stat_of "$NS2" "$SOCK2" .commit.pending) =~ ^[1-9] ]]; }
+	wait_until 10 committing
+	nsx "$NS1" "$CTGEN" -n "$M" -b "$BATCH" -p udp --destroy >"$CTS_TMP/destroy.out" 2>&1 &
+	local dpid=$!
 	mid=$(commit_served "$cpid")
+	wait "$dpid" || die "ctgen -p udp --destroy on fw1: $(<"$CTS_TMP/destroy.out")"
+	wait_until "$SETTLE_S" held_count "$N" || fail "rep $rep: fw2 holds $(ext_count), not $N, after fw1 deleted $M"
+	left=$(stat_of "$NS2" "$SOCK2" .commit.pending)
 	# A request that changes state waits for the commit's end.
 	if kill -0 "$cpid" 2>/dev/null; then
 		out=$(ctctl_in "$NS2" "$SOCK2" -t 600 resync 2>&1) || fail "rep $rep: ctctl resync on fw2: $out"
@@ -266,6 +278,12 @@ commit_phase() {
 	((crc == 0)) || fail "rep $rep: ctctl commit on fw2: $out"
 	say "rep $rep: fw2: $out"
 	say "rep $rep: during the commit: $mid"
+	# Deleted before their turn: skipped (the answer's "gone").
+	if [[ $left =~ ^[1-9] ]]; then
+		gone=$(awk '$1 == "gone" { print $2 }' <<<"$out")
+		[[ $gone =~ ^[1-9] ]] || fail "rep $rep: fw1 deleted $M flows during fw2's commit ($left still to write), but the commit skipped ${gone:-none}"
+		say "rep $rep: $gone of the $M flows fw1 deleted during the commit were skipped"
+	fi
 	# Served mid-commit must be seen when the commit lasted long enough
 	# for a few heartbeats (two seconds and more).
 	if ((t1 - t0 >= 2000000)) && [[ $mid != served* ]]; then
