@@ -117,6 +117,10 @@ struct ftfw {
 	uint64_t clash_at;		/* last such datagram, 0 none */
 	uint64_t clash_log_at;		/* no warning again before */
 	char     clash_peer[64];	/* where it came from */
+	/* Multicast: datagrams that did not authenticate come from no known
+	 * peer (peers are known by what they seal); the last, and whence. */
+	uint64_t refused_at;
+	char     refused_from[64];
 	struct auth_stats auth;		/* refused: unsealed, forged, replayed */
 	uint64_t tx_counter;		/* next sealing counter */
 	uint8_t  plain[65536];		/* an opened datagram */
@@ -1241,10 +1245,20 @@ static void node_clash(struct ftfw *f, int slot, const char *from, uint64_t now)
  * read it, which is a key mismatch unless someone forges.  Kept per peer
  * for ftfw_trouble(); logged once per episode (none for peer_timeout).
  */
-static void auth_refused(struct ftfw *f, int slot, uint64_t now)
+static void auth_refused(struct ftfw *f, int slot, const char *from, uint64_t now)
 {
 	struct ftfw_peer *p;
 
+	if (slot < 0 && from && *from) {
+		if (!f->refused_at || now - f->refused_at > f->conf.peer_timeout_ms ||
+		    strcmp(f->refused_from, from) != 0)
+			log_warnx("datagrams from %s do not authenticate (key "
+				  "mismatch?): compare sync.key_file on both "
+				  "nodes", from);
+		f->refused_at = now;
+		snprintf(f->refused_from, sizeof(f->refused_from), "%s", from);
+		return;
+	}
 	if (slot < 0 || slot >= CTSYNC_MAX_PEERS || !f->peers[slot].used)
 		return;
 	p = &f->peers[slot];
@@ -1275,19 +1289,19 @@ void ftfw_input(struct ftfw *f, int slot, const char *from,
 		if (!auth_is_sealed(buf, len)) {
 			if (wire_hdr_get(buf, len, &h, &f->wire) == 0) {
 				f->auth.rx_no_tag++;
-				auth_refused(f, slot, now);
+				auth_refused(f, slot, from, now);
 			}
 			return;
 		}
 		if ((n = auth_open(f->conf.keys, buf, len, f->plain, &ai, &f->auth)) < 0) {
-			auth_refused(f, slot, now);
+			auth_refused(f, slot, from, now);
 			return;
 		}
 		buf = f->plain;
 		len = (size_t)n;
 	} else if (auth_is_sealed(buf, len)) {
 		f->auth.rx_unexpected_tag++;
-		auth_refused(f, slot, now);
+		auth_refused(f, slot, from, now);
 		return;
 	}
 	payload = buf + WIRE_HDR_LEN;
@@ -1754,6 +1768,18 @@ bool ftfw_trouble(const struct ftfw *f, uint64_t now, char *why, size_t len)
 				 "authenticate (key mismatch?)", p->name);
 			return true;
 		}
+	}
+	/* Multicast: refused datagrams from an address no live peer has. */
+	if (f->refused_at && now - f->refused_at <= f->conf.peer_timeout_ms) {
+		for (int i = 0; i < CTSYNC_MAX_PEERS; i++) {
+			const struct ftfw_peer *p = &f->peers[i];
+
+			if (p->used && p->alive && !strcmp(p->name, f->refused_from))
+				return false;
+		}
+		snprintf(why, len, "datagrams from %s do not authenticate "
+			 "(key mismatch?)", f->refused_from);
+		return true;
 	}
 	return false;
 }

@@ -314,8 +314,9 @@ bool ftfw_in_sync(const struct ftfw *f);
  * node sent datagrams under our node id (see ftfw_input()), or a
  * configured unicast peer that is not up (no datagram of it taken) sent
  * datagrams from its address that did not authenticate (or were sealed
- * while we have no keys): it is there but we cannot read it.  Writes the
- * reason into why (len bytes) and returns true; false if none.
+ * while we have no keys), or, multicast, such datagrams came from an
+ * address no live peer has: it is there but we cannot read it.  Writes
+ * the reason into why (len bytes) and returns true; false if none.
  */
 bool ftfw_trouble(const struct ftfw *f, uint64_t now, char *why, size_t len);
 

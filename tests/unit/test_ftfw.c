@@ -1499,6 +1499,53 @@ static void test_key_mismatch_not_ready(void **state)
 	g_keys = NULL;
 }
 
+/*
+ * The same over multicast: peers are known only by what they seal, so a
+ * node whose key differs is no peer at all, and its datagrams are refused
+ * by address.  Until they stop for peer_timeout, not ready, with it named.
+ */
+static void test_key_mismatch_multicast(void **state)
+{
+	struct cache *ca = ftfw_internal_new(0, 1), *cb = ftfw_internal_new(0, 1);
+	struct ftfw_conf conf;
+	struct ftfw *a, *b;
+	uint8_t buf[MTU];
+	char why[128] = "";
+	size_t len;
+	int dest;
+
+	rings();
+	conf = mkconf(1, 0x77, 0);
+	conf.keys = &ring_a;
+	a = ftfw_new(&conf, ca);
+	conf = mkconf(2, 0x88, 0);
+	conf.keys = &ring_b;
+	b = ftfw_new(&conf, cb);
+	{
+		struct flow x;
+
+		mkflow(&x, 1, 3);
+		ftfw_local_update(a, &x, false);
+	}
+	len = ftfw_output(a, 10, buf, sizeof(buf), &dest);
+	assert_true(len > WIRE_HDR_LEN);
+	ftfw_input(b, -1, "192.0.2.1", buf, len, 20);
+	assert_true(ftfw_trouble(b, 30, why, sizeof(why)));
+	assert_string_equal(why, "datagrams from 192.0.2.1 do not authenticate (key mismatch?)");
+	assert_true(ftfw_trouble(b, 20 + 1000, why, sizeof(why)));
+	assert_false(ftfw_trouble(b, 20 + 1001, why, sizeof(why)));
+	/* The same keys: a peer, no trouble. */
+	conf.keys = &ring_a;
+	ftfw_free(b);
+	b = ftfw_new(&conf, cb);
+	ftfw_input(b, -1, "192.0.2.1", buf, len, 40);
+	assert_false(ftfw_trouble(b, 50, why, sizeof(why)));
+	ftfw_free(a);
+	ftfw_free(b);
+	cache_free(ca);
+	cache_free(cb);
+}
+
 /* ---- filling datagrams -------------------------------------------------- */
 
 /* Does node 1 hold flow i of node 0? */
@@ -1924,6 +1971,7 @@ int main(void)
 		cmocka_unit_test(test_resync_rate_limit),
 		cmocka_unit_test(test_forged_bulk_end),
 		cmocka_unit_test(test_key_mismatch_not_ready),
+		cmocka_unit_test(test_key_mismatch_multicast),
 		cmocka_unit_test(test_fill_trickle),
 		cmocka_unit_test(test_fill_stream),
 		cmocka_unit_test(test_fill_lossy),
