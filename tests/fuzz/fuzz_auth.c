@@ -60,7 +60,7 @@ static void receive(const struct auth_keyring *kr, const uint8_t *sealed, size_t
 		    bool proven)
 {
 	static uint8_t buf[65536];
-	struct cache *internal = cache_new(0, 1);
+	struct cache *internal = ftfw_internal_new(0, 1);
 	struct ftfw_conf conf = {
 		.node_id = ME, .epoch = MY_EPOCH, .first_seq = 5,
 		.max_datagram = 1400, .heartbeat_ms = 100, .ack_ms = 5,
