@@ -168,6 +168,14 @@ static void commit_progress(struct commit_job *j)
 
 static void commit_end(struct daemon *d, int err);
 
+/* The job's memory, and the hold on the external caches it took. */
+static void job_free(struct daemon *d, struct commit_job *j)
+{
+	ftfw_hold_external(d->ftfw, false);
+	free(j->v);
+	free(j);
+}
+
 /* One slice of the commit under way. */
 void commit_step(struct daemon *d)
 {
@@ -266,9 +274,7 @@ static void commit_end(struct daemon *d, int err)
 				rc = -ENXIO;
 		}
 	}
-	free(j->v);
-	free(j);
-	ftfw_hold_external(d->ftfw, false);
+	job_free(d, j);
 	if (cl) {
 		cl->c->waiting = false;
 		ctl_put_done(&cl->c->out, rc, msg);
@@ -294,10 +300,7 @@ void commit_client_gone(struct daemon *d, struct client *cl)
 /* At exit, with a commit under way: nobody waits any more. */
 void commit_free(struct daemon *d)
 {
-	if (d->job) {
-		free(d->job->v);
-		ftfw_hold_external(d->ftfw, false);
-	}
-	free(d->job);
+	if (d->job)
+		job_free(d, d->job);
 	d->job = NULL;
 }
